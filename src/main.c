@@ -1,5 +1,231 @@
-/* placeholder: replaced by the real entry point */
-int main(void)
+/* nova-storyteller: process start. Parses the subcommand and the settings table, then runs the
+ * server (one event loop per process; NOVA_PROCESSES > 1 forks workers that share the port with
+ * SO_REUSEPORT and are supervised by the parent), or one of the maintenance commands. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "api/app.h"
+#include "core/config.h"
+#include "core/log.h"
+#include "http/server.h"
+
+static const char usage[] =
+    "usage: nova-storyteller [serve|migrate|createsuperuser|version|config-doc] [options]\n"
+    "\n"
+    "  serve            run the HTTP server (default)\n"
+    "  migrate          apply pending database migrations and exit\n"
+    "  createsuperuser  --username U --email E (password from NOVA_ADMIN_PASSWORD or stdin)\n"
+    "  version          print the version\n"
+    "  config-doc       print the settings table as Markdown (docs/configuration.md)\n"
+    "  --help           this text and every setting\n\n";
+
+typedef struct {
+    app_t app;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t hard_stop;
+    int exit_code;
+} main__ctx_t;
+
+static void main__hard_stop(uv_timer_t *t)
 {
-    return 0;
+    log_warn("main", "work still pending after the connections closed: stopping the loop");
+    uv_stop(t->loop);
+}
+
+static void main__on_drained(void *arg)
+{
+    main__ctx_t *m = arg;
+    log_info("main", "all connections closed; exiting");
+    uv_close((uv_handle_t *)&m->sigterm, NULL);
+    uv_close((uv_handle_t *)&m->sigint, NULL);
+    /* Anything still running (a timer, a query) gets a short while to finish on its own; the
+     * timer is unreferenced, so it never keeps an otherwise finished loop alive. */
+    uv_timer_init(m->app.loop, &m->hard_stop);
+    uv_timer_start(&m->hard_stop, main__hard_stop, 3000, 0);
+    uv_unref((uv_handle_t *)&m->hard_stop);
+}
+
+static void main__on_signal(uv_signal_t *s, int signum)
+{
+    main__ctx_t *m = s->data;
+    if (http_server_shutting_down(m->app.http)) {
+        log_warn("main", "second signal %d: exiting at once", signum);
+        exit(1);
+    }
+    log_info("main", "signal %d: shutting down (grace %llds)", signum,
+             (long long)m->app.cfg->shutdown_grace_s);
+    http_server_shutdown(m->app.http, (uint64_t)m->app.cfg->shutdown_grace_s * 1000,
+                         main__on_drained, m);
+}
+
+static void main__walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+/* Runs one event loop serving HTTP until a signal drains it. */
+static int main__serve_loop(const config_t *cfg, bool reuseport)
+{
+    main__ctx_t m;
+    memset(&m, 0, sizeof m);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    m.app.loop = &loop;
+    m.app.cfg = cfg;
+    m.app.started_ns = uv_hrtime();
+    m.app.http = http_server_new(&loop, cfg, &m.app);
+    if (!m.app.http) {
+        log_error("main", "cannot create the HTTP server");
+        return 1;
+    }
+    if (api_routes_register(m.app.http, cfg) != 0) {
+        log_error("main", "invalid route table");
+        return 1;
+    }
+    char err[256];
+    if (http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err) != 0) {
+        log_error("main", "%s", err);
+        return 1;
+    }
+    uv_signal_init(&loop, &m.sigterm);
+    uv_signal_init(&loop, &m.sigint);
+    m.sigterm.data = m.sigint.data = &m;
+    uv_signal_start(&m.sigterm, main__on_signal, SIGTERM);
+    uv_signal_start(&m.sigint, main__on_signal, SIGINT);
+    log_info("main", "serving on %s (pid %d)", cfg->listen, (int)getpid());
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_walk(&loop, main__walk_close, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    http_server_free(m.app.http);
+    int rc = uv_loop_close(&loop);
+    if (rc != 0) log_warn("main", "loop closed with open handles: %s", uv_strerror(rc));
+    return m.exit_code;
+}
+
+static volatile sig_atomic_t main__stop_signal;
+
+static void main__parent_signal(int sig)
+{
+    main__stop_signal = sig;
+}
+
+/* NOVA_PROCESSES > 1: fork the workers, forward SIGTERM/SIGINT to them, and exit when all are done.
+ * A worker that dies unexpectedly is restarted (after a short pause, so a crash loop cannot spin).
+ */
+static int main__serve_multi(const config_t *cfg)
+{
+    int n = (int)cfg->processes;
+    pid_t *pids = calloc((size_t)n, sizeof *pids);
+    if (!pids) return 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = main__parent_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    for (int i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGINT, SIG_DFL);
+            free(pids);
+            _exit(main__serve_loop(cfg, true));
+        }
+        pids[i] = pid;
+    }
+    int alive = n, status = 0, forwarded = 0;
+    while (alive > 0) {
+        if (main__stop_signal && !forwarded) {
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0) kill(pids[i], SIGTERM);
+            forwarded = 1;
+        }
+        int st;
+        pid_t pid = waitpid(-1, &st, 0);
+        if (pid < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        for (int i = 0; i < n; i++) {
+            if (pids[i] != pid) continue;
+            pids[i] = 0;
+            alive--;
+            if (!forwarded && !main__stop_signal) {
+                log_error("main", "worker %d exited (status %d); restarting", (int)pid, st);
+                sleep(1);
+                pid_t np = fork();
+                if (np == 0) {
+                    signal(SIGTERM, SIG_DFL);
+                    signal(SIGINT, SIG_DFL);
+                    _exit(main__serve_loop(cfg, true));
+                }
+                pids[i] = np;
+                alive++;
+            } else if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0)) {
+                status = 1;
+            }
+        }
+    }
+    free(pids);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = "serve";
+    int argi = 1;
+    if (argc > 1 && argv[1][0] != '-') cmd = argv[argi++];
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            config_print_help(stdout);
+            return 0;
+        }
+    }
+    if (strcmp(cmd, "version") == 0) {
+        printf("nova-storyteller %s\n", NOVA_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "config-doc") == 0) {
+        config_print_markdown(stdout);
+        return 0;
+    }
+    config_t cfg;
+    char err[512];
+    if (config_load(&cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "nova-storyteller: configuration error: %s\n", err);
+        return 2;
+    }
+    log_level_t level;
+    if (log_parse_level(cfg.log_level, &level) != 0) {
+        fprintf(stderr,
+                "nova-storyteller: configuration error: NOVA_LOG_LEVEL=\"%s\" is not one of "
+                "debug, info, warn, error\n",
+                cfg.log_level);
+        config_free(&cfg);
+        return 2;
+    }
+    log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+    /* libuv reads this once, when the threadpool first starts. */
+    char tp[16];
+    snprintf(tp, sizeof tp, "%lld", (long long)cfg.threadpool_size);
+    setenv("UV_THREADPOOL_SIZE", tp, 1);
+
+    int rc;
+    if (strcmp(cmd, "serve") == 0) {
+        (void)argi;
+        rc = cfg.processes > 1 ? main__serve_multi(&cfg) : main__serve_loop(&cfg, false);
+    } else {
+        fprintf(stderr, "nova-storyteller: unknown command \"%s\"\n%s", cmd, usage);
+        rc = 2;
+    }
+    config_free(&cfg);
+    return rc;
 }

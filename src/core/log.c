@@ -54,8 +54,9 @@ static size_t log__prefix(char *line, size_t cap, log_level_t level, const char 
     gmtime_r(&tv.tv_sec, &tm);
     char ts[32];
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    return (size_t)snprintf(line, cap, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%d,\"component\":\"%s\"",
-                            ts, (long)(tv.tv_usec / 1000), log__names[level], (int)getpid(), component);
+    return (size_t)snprintf(
+        line, cap, "{\"time\":\"%s.%03ldZ\",\"level\":\"%s\",\"pid\":%d,\"component\":\"%s\"", ts,
+        (long)(tv.tv_usec / 1000), log__names[level], (int)getpid(), component);
 }
 
 static void log__emit(char *line, size_t pos, size_t cap)

@@ -1,0 +1,34 @@
+/* app: the application context every handler reaches through req->app: configuration, the
+ * loop, and the long-lived services (database pool, providers, job workers). main() owns it. */
+#ifndef NOVA_API_APP_H
+#define NOVA_API_APP_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "core/config.h"
+#include "http/server.h"
+
+typedef struct db_pool db_pool_t;
+
+typedef struct {
+    uv_loop_t *loop;
+    const config_t *cfg;
+    http_server_t *http;
+    db_pool_t *db; /* NULL when no database is configured */
+    uint64_t started_ns;
+} app_t;
+
+/* Registers every route of the API on the server. */
+int api_routes_register(http_server_t *srv, const config_t *cfg);
+
+/* Health and observability handlers (api/health.c). */
+void api_healthz(http_req_t *req);
+void api_readyz(http_req_t *req);
+void api_metrics(http_req_t *req);
+void api_health_check(http_req_t *req);
+
+/* Writes an ISO 8601 UTC timestamp with microseconds ("2026-11-25T22:30:00.123456Z"). */
+void api_iso_now(char *out, size_t cap);
+
+#endif

@@ -1,0 +1,103 @@
+/* bench: routes that exist only for tests and benchmarks (NOVA_BENCH_ROUTES=1): echo a JSON
+ * body, answer after a delay without blocking the loop, send a large body, report the pid. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api/app.h"
+#include "core/json.h"
+#include "http/http.h"
+
+void api_bench_echo(http_req_t *req);
+void api_bench_sleep(http_req_t *req);
+void api_bench_blob(http_req_t *req);
+void api_bench_pid(http_req_t *req);
+
+void api_bench_echo(http_req_t *req)
+{
+    yajl_val v = http_req_json(req);
+    if (!v) return;
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_kv_int(g, "body_bytes", (int64_t)req->body_len);
+    json_kv_str(g, "type", YAJL_IS_OBJECT(v) ? "object" : YAJL_IS_ARRAY(v) ? "array" : "scalar");
+    json_key(g, "keys");
+    yajl_gen_array_open(g);
+    if (YAJL_IS_OBJECT(v))
+        for (size_t i = 0; i < v->u.object.len; i++)
+            json_str(g, v->u.object.keys[i]);
+    yajl_gen_array_close(g);
+    yajl_gen_map_close(g);
+    http_respond_json(req, 200, g);
+    yajl_gen_free(g);
+}
+
+typedef struct {
+    uv_timer_t timer;
+    http_req_t *req;
+} bench__sleep_t;
+
+static void bench__sleep_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void bench__sleep_abort(http_req_t *req, void *arg)
+{
+    bench__sleep_t *s = arg;
+    (void)req;
+    uv_timer_stop(&s->timer);
+    http_respond(s->req, 499, NULL, NULL, 0);
+    uv_close((uv_handle_t *)&s->timer, bench__sleep_closed);
+}
+
+static void bench__sleep_done(uv_timer_t *t)
+{
+    bench__sleep_t *s = t->data;
+    static const char body[] = "{\"slept\":true}";
+    http_respond(s->req, 200, "application/json", body, sizeof body - 1);
+    s->timer.data = s;
+    uv_close((uv_handle_t *)&s->timer, bench__sleep_closed);
+}
+
+void api_bench_sleep(http_req_t *req)
+{
+    app_t *app = req->app;
+    const char *ms = http_req_query(req, "ms");
+    long n = ms ? strtol(ms, NULL, 10) : 100;
+    if (n < 0 || n > 60000) n = 100;
+    bench__sleep_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        http_respond_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    s->req = req;
+    uv_timer_init(app->loop, &s->timer);
+    s->timer.data = s;
+    uv_timer_start(&s->timer, bench__sleep_done, (uint64_t)n, 0);
+    req->on_abort = bench__sleep_abort;
+    req->on_abort_arg = s;
+}
+
+void api_bench_blob(http_req_t *req)
+{
+    const char *sz = http_req_query(req, "size");
+    long n = sz ? strtol(sz, NULL, 10) : 1024;
+    if (n < 0 || n > (64L << 20)) n = 1024;
+    char *body = malloc((size_t)n + 1);
+    if (!body) {
+        http_respond_error(req, 503, "unavailable", "out of memory");
+        return;
+    }
+    memset(body, 'x', (size_t)n);
+    http_respond(req, 200, "application/octet-stream", body, (size_t)n);
+    free(body);
+}
+
+void api_bench_pid(http_req_t *req)
+{
+    char body[64];
+    int n = snprintf(body, sizeof body, "{\"pid\":%d}", (int)getpid());
+    http_respond(req, 200, "application/json", body, (size_t)n);
+}

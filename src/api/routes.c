@@ -1,0 +1,33 @@
+/* routes: the table of every endpoint, in one place, so the API surface can be read at a glance. */
+#include "api/app.h"
+#include "http/router.h"
+
+static const http_route_t api__routes[] = {
+    {HTTP_M_GET, "/healthz", api_healthz, 0, 0},
+    {HTTP_M_GET, "/readyz", api_readyz, 0, 0},
+    {HTTP_M_GET, "/metrics", api_metrics, 0, 0},
+    {HTTP_M_GET, "/api/health-check/", api_health_check, 0, 0},
+};
+
+void api_bench_echo(http_req_t *req);
+void api_bench_sleep(http_req_t *req);
+void api_bench_blob(http_req_t *req);
+void api_bench_pid(http_req_t *req);
+
+/* Test and benchmark routes, only with NOVA_BENCH_ROUTES=1. */
+static const http_route_t api__bench_routes[] = {
+    {HTTP_M_POST, "/bench/echo", api_bench_echo, 0, 0},
+    {HTTP_M_GET, "/bench/sleep", api_bench_sleep, 0, 0},
+    {HTTP_M_GET, "/bench/blob", api_bench_blob, 0, 0},
+    {HTTP_M_GET, "/bench/pid", api_bench_pid, 0, 0},
+};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+int api_routes_register(http_server_t *srv, const config_t *cfg)
+{
+    int rc = http_server_add_routes(srv, api__routes, COUNT(api__routes));
+    if (rc == 0 && cfg->bench_routes)
+        rc = http_server_add_routes(srv, api__bench_routes, COUNT(api__bench_routes));
+    return rc;
+}

@@ -1,0 +1,196 @@
+#include "core/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { CFG_INT, CFG_STR, CFG_BOOL } config__type_t;
+
+typedef struct {
+    const char *env;
+    config__type_t type;
+    size_t offset;
+    const char *def;
+    int64_t min, max; /* inclusive bounds for CFG_INT */
+    const char *help;
+} config__entry_t;
+
+#define CI(env, field, def, min, max, help)                                                        \
+    {                                                                                              \
+        env, CFG_INT, offsetof(config_t, field), def, min, max, help                               \
+    }
+#define CS(env, field, def, help)                                                                  \
+    {                                                                                              \
+        env, CFG_STR, offsetof(config_t, field), def, 0, 0, help                                   \
+    }
+#define CB(env, field, def, help)                                                                  \
+    {                                                                                              \
+        env, CFG_BOOL, offsetof(config_t, field), def, 0, 1, help                                  \
+    }
+
+static const config__entry_t config__table[] = {
+    CS("NOVA_LISTEN", listen, "127.0.0.1:8000",
+       "Addresses to listen on, comma-separated (host:port, [ipv6]:port)."),
+    CI("NOVA_PROCESSES", processes, "1", 1, 64,
+       "Server processes sharing the listening port (SO_REUSEPORT), one event loop each."),
+    CI("NOVA_MAX_CONNECTIONS", max_connections, "20000", 1, 1000000,
+       "Open client connections per process; accepting pauses at the cap."),
+    CI("NOVA_THREADPOOL_SIZE", threadpool_size, "4", 1, 128,
+       "libuv threadpool size (CPU work: hashing, encoding, rendering)."),
+    CI("NOVA_SHUTDOWN_GRACE_S", shutdown_grace_s, "20", 0, 3600,
+       "Seconds in-flight requests may take to finish after SIGTERM/SIGINT."),
+    CS("NOVA_LOG_LEVEL", log_level, "info", "Log level: debug, info, warn or error."),
+    CS("NOVA_CORS_ORIGINS", cors_origins, "",
+       "Origins allowed by CORS, comma-separated and exact (e.g. http://localhost:3000)."),
+    CS("NOVA_PUBLIC_URL", public_url, "",
+       "Public base URL for absolute links (default: from the request's Host header)."),
+    CI("NOVA_MAX_HEADER_BYTES", max_header_bytes, "16384", 1024, 1048576,
+       "Request line plus headers, in bytes; more gives 431."),
+    CI("NOVA_MAX_HEADERS", max_headers, "100", 4, 1000, "Request header count; more gives 431."),
+    CI("NOVA_MAX_URI_BYTES", max_uri_bytes, "8192", 64, 1048576,
+       "Request target length in bytes; longer gives 414."),
+    CI("NOVA_MAX_BODY_BYTES", max_body_bytes, "1048576", 0, 1073741824,
+       "Body limit for JSON routes in bytes; larger gives 413."),
+    CI("NOVA_MAX_JSON_DEPTH", max_json_depth, "32", 1, 1000, "Nesting depth limit of JSON bodies."),
+    CI("NOVA_HEADER_TIMEOUT_MS", header_timeout_ms, "10000", 10, 3600000,
+       "Time a client has to send the request line and headers."),
+    CI("NOVA_BODY_TIMEOUT_MS", body_timeout_ms, "30000", 10, 3600000,
+       "Longest pause while a request body is being received."),
+    CI("NOVA_KEEPALIVE_TIMEOUT_MS", keepalive_timeout_ms, "60000", 10, 3600000,
+       "Idle keep-alive connections are closed after this long."),
+    CI("NOVA_WRITE_TIMEOUT_MS", write_timeout_ms, "30000", 10, 3600000,
+       "A response write that makes no progress for this long closes the connection."),
+    CI("NOVA_MAX_PIPELINED_BYTES", max_pipelined_bytes, "65536", 1024, 16777216,
+       "Bytes of later pipelined requests buffered while one is being answered."),
+    CS("DATABASE_URL", database_url, "", "PostgreSQL connection URI or keyword string."),
+    CI("NOVA_DB_POOL_SIZE", db_pool_size, "8", 1, 512, "PostgreSQL connections per process."),
+    CI("NOVA_DB_QUEUE_MAX", db_queue_max, "1024", 0, 1000000,
+       "Queries waiting for a connection; beyond this requests get 503."),
+    CI("NOVA_DB_QUEUE_TIMEOUT_MS", db_queue_timeout_ms, "2000", 1, 600000,
+       "Longest wait for a database connection before 503."),
+    CI("NOVA_DB_STATEMENT_TIMEOUT_MS", db_statement_timeout_ms, "10000", 1, 3600000,
+       "Per-query time limit (server statement_timeout and a client-side timer)."),
+    CI("NOVA_DB_CONNECT_TIMEOUT_MS", db_connect_timeout_ms, "5000", 100, 600000,
+       "Time limit for opening one database connection."),
+    CS("NOVA_SQL_DIR", sql_dir, "", "Folder of NNNN_name.sql migrations (default: built-in path)."),
+    CB("NOVA_MIGRATE_ON_START", migrate_on_start, "1",
+       "Apply pending migrations when serving starts."),
+    CS("NOVA_SECRET_KEY", secret_key, "",
+       "Secret for signed media URLs and tickets (default: random per start, URLs then expire on "
+       "restart)."),
+    CB("NOVA_BENCH_ROUTES", bench_routes, "0", "Enable benchmark-only routes under /bench/."),
+};
+
+#define CONFIG__N (sizeof config__table / sizeof config__table[0])
+
+size_t config_count(void)
+{
+    return CONFIG__N;
+}
+
+const char *config_env_name(size_t i)
+{
+    return i < CONFIG__N ? config__table[i].env : NULL;
+}
+
+static int config__parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end != '\0') return -1;
+    *out = v;
+    return 0;
+}
+
+static int config__parse_bool(const char *s, int64_t *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) return (*out = 1), 0;
+        if (strcasecmp(s, no[i]) == 0) return (*out = 0), 0;
+    }
+    return -1;
+}
+
+int config_load(config_t *cfg, char *err, size_t errlen)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < CONFIG__N; i++) {
+        const config__entry_t *e = &config__table[i];
+        const char *v = getenv(e->env);
+        const char *src = v ? v : e->def;
+        char *field = (char *)cfg + e->offset;
+        if (e->type == CFG_STR) {
+            char *dup = strdup(src);
+            if (!dup) {
+                snprintf(err, errlen, "out of memory");
+                config_free(cfg);
+                return -1;
+            }
+            memcpy(field, &dup, sizeof dup);
+            continue;
+        }
+        int64_t n;
+        int rc = e->type == CFG_BOOL ? config__parse_bool(src, &n) : config__parse_int(src, &n);
+        if (rc != 0) {
+            snprintf(err, errlen, "%s=\"%s\" is not a valid %s", e->env, src,
+                     e->type == CFG_BOOL ? "boolean (1/0, true/false)" : "integer");
+            config_free(cfg);
+            return -1;
+        }
+        if (e->type == CFG_INT && (n < e->min || n > e->max)) {
+            snprintf(err, errlen, "%s=%" PRId64 " is out of range [%" PRId64 ", %" PRId64 "]",
+                     e->env, n, e->min, e->max);
+            config_free(cfg);
+            return -1;
+        }
+        memcpy(field, &n, sizeof n);
+    }
+    return 0;
+}
+
+void config_free(config_t *cfg)
+{
+    for (size_t i = 0; i < CONFIG__N; i++) {
+        if (config__table[i].type != CFG_STR) continue;
+        char *p;
+        memcpy(&p, (char *)cfg + config__table[i].offset, sizeof p);
+        free(p);
+    }
+    memset(cfg, 0, sizeof *cfg);
+}
+
+static const char *config__type_name(config__type_t t)
+{
+    return t == CFG_INT ? "integer" : t == CFG_BOOL ? "boolean" : "string";
+}
+
+void config_print_help(FILE *out)
+{
+    fputs("Settings (environment variables):\n", out);
+    for (size_t i = 0; i < CONFIG__N; i++) {
+        const config__entry_t *e = &config__table[i];
+        fprintf(out, "  %-30s %s (default: \"%s\"", e->env, config__type_name(e->type), e->def);
+        if (e->type == CFG_INT) fprintf(out, ", %" PRId64 "..%" PRId64, e->min, e->max);
+        fprintf(out, ")\n      %s\n", e->help);
+    }
+}
+
+void config_print_markdown(FILE *out)
+{
+    fputs("# Configuration\n\n"
+          "Generated by `nova-storyteller config-doc` from the settings table in "
+          "`src/core/config.c`; do not edit by hand.\nEvery setting is an environment variable. "
+          "A value that does not parse or is out of bounds stops start-up with exit status 2.\n\n"
+          "| Variable | Type | Default | Bounds | Meaning |\n|---|---|---|---|---|\n",
+          out);
+    for (size_t i = 0; i < CONFIG__N; i++) {
+        const config__entry_t *e = &config__table[i];
+        fprintf(out, "| `%s` | %s | `%s` | ", e->env, config__type_name(e->type), e->def);
+        if (e->type == CFG_INT) fprintf(out, "%" PRId64 "–%" PRId64, e->min, e->max);
+        fprintf(out, " | %s |\n", e->help);
+    }
+}

@@ -1,0 +1,62 @@
+/* config: every setting of the server, declared once in a table (name, environment variable,
+ * type, default, bounds, help). The same table drives parsing and validation at start-up,
+ * `--help`, and docs/configuration.md (`nova-storyteller config-doc`). Settings come from the
+ * environment only. A bad value stops start-up with a message naming the variable (exit 2).
+ * The parsed values live in one struct owned by main(); modules receive what they need. */
+#ifndef NOVA_CORE_CONFIG_H
+#define NOVA_CORE_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct {
+    /* process and listener */
+    char *listen; /* comma-separated host:port list; [v6]:port */
+    int64_t processes;
+    int64_t max_connections;
+    int64_t threadpool_size;
+    int64_t shutdown_grace_s;
+    char *log_level;
+    char *cors_origins; /* comma-separated exact origins, or empty */
+    char *public_url;   /* base for absolute URLs; empty = from the Host header */
+
+    /* HTTP limits and timeouts */
+    int64_t max_header_bytes;
+    int64_t max_headers;
+    int64_t max_uri_bytes;
+    int64_t max_body_bytes; /* default JSON body limit */
+    int64_t max_json_depth;
+    int64_t header_timeout_ms;
+    int64_t body_timeout_ms;
+    int64_t keepalive_timeout_ms;
+    int64_t write_timeout_ms;
+    int64_t max_pipelined_bytes; /* bytes buffered while a request is in flight */
+
+    /* database */
+    char *database_url;
+    int64_t db_pool_size;
+    int64_t db_queue_max;
+    int64_t db_queue_timeout_ms;
+    int64_t db_statement_timeout_ms;
+    int64_t db_connect_timeout_ms;
+    char *sql_dir;
+    int64_t migrate_on_start;
+
+    /* secrets and misc */
+    char *secret_key;
+    int64_t bench_routes;
+} config_t;
+
+/* Fills cfg from the environment (getenv) with defaults for unset variables. On error writes a
+ * message to err and returns -1. Strings in cfg are malloc'd; config_free releases them. */
+int config_load(config_t *cfg, char *err, size_t errlen);
+void config_free(config_t *cfg);
+/* Writes the settings table as plain text (--help) or as a Markdown document. */
+void config_print_help(FILE *out);
+void config_print_markdown(FILE *out);
+/* Number of entries and access by index, for tests. */
+size_t config_count(void);
+const char *config_env_name(size_t i);
+
+#endif
