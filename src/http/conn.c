@@ -90,11 +90,11 @@ static void conn__on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
     conn__parse(c, b->base, (size_t)nread);
 }
 
-void http__conn_accept(http_server_t *srv, uv_stream_t *listener)
+static http_conn_t *conn__new(http_server_t *srv)
 {
     conn__init_settings();
     http_conn_t *c = calloc(1, sizeof *c);
-    if (!c) return;
+    if (!c) return NULL;
     c->srv = srv;
     c->id = ++srv->next_conn_id;
     uv_tcp_init(srv->loop, &c->tcp);
@@ -108,33 +108,56 @@ void http__conn_accept(http_server_t *srv, uv_stream_t *listener)
     srv->conns_total++;
     buf_init(&c->tok, (size_t)srv->cfg->max_header_bytes);
     buf_init(&c->pending, (size_t)srv->cfg->max_pipelined_bytes + sizeof srv->read_buf);
-    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
-        http__conn_close(c, "accept failed");
-        return;
-    }
+    return c;
+}
+
+static void conn__start(http_conn_t *c)
+{
     uv_tcp_nodelay(&c->tcp, 1);
     struct sockaddr_storage ss;
     int len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
         char ip[48] = "?";
-        int port = 0;
         if (ss.ss_family == AF_INET) {
             uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-            port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-            snprintf(c->peer, sizeof c->peer, "%s:%d", ip, port);
-        } else {
+            snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        } else if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-            port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-            snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip, port);
+            snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
         }
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &conn__settings);
     c->parser.data = c;
     c->state = CONN_IDLE;
     /* The first request gets the header timeout from the moment of connecting. */
-    conn__arm(c, srv->cfg->header_timeout_ms);
+    conn__arm(c, c->srv->cfg->header_timeout_ms);
     uv_read_start((uv_stream_t *)&c->tcp, conn__alloc, conn__on_read);
     c->reading = true;
+}
+
+void http__conn_accept(http_server_t *srv, uv_stream_t *listener)
+{
+    http_conn_t *c = conn__new(srv);
+    if (!c) return;
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+        http__conn_close(c, "accept failed");
+        return;
+    }
+    conn__start(c);
+}
+
+int http_server_adopt(http_server_t *srv, int fd)
+{
+    http_conn_t *c = conn__new(srv);
+    if (!c) return -ENOMEM;
+    int rc = uv_tcp_open(&c->tcp, fd);
+    if (rc != 0) {
+        http__conn_close(c, "adopt failed");
+        return rc;
+    }
+    conn__start(c);
+    return 0;
 }
 
 static void conn__on_close(uv_handle_t *h)

@@ -20,6 +20,10 @@ int http_server_add_routes(http_server_t *srv, const http_route_t *routes, size_
 int http_server_listen(http_server_t *srv, const char *spec, bool reuseport, char *err,
                        size_t errlen);
 
+/* Serves an already-connected stream socket as a client connection (tests and fuzzing). The
+ * server owns fd afterwards. */
+int http_server_adopt(http_server_t *srv, int fd);
+
 /* Graceful shutdown: stop accepting, close idle connections, let in-flight requests finish for up
  * to grace_ms, then close the rest. done runs once every connection is closed. on_stop (set
  * before) lets the application end long-lived streams. */

@@ -61,8 +61,8 @@ typedef struct {
     int main(int argc, char **argv)                                                                \
     {                                                                                              \
         static const test_entry_t tests[] = {__VA_ARGS__};                                         \
-        int failed = 0, ran = 0;                                                                   \
-        for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {                              \
+        volatile int failed = 0, ran = 0;                                                          \
+        for (volatile size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {                     \
             if (argc > 1 && strcmp(argv[1], tests[i].name) != 0) continue;                         \
             ran++;                                                                                 \
             if (setjmp(test__jmp) == 0) {                                                          \
