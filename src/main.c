@@ -42,6 +42,7 @@ static void main__on_drained(void *arg)
 {
     main__ctx_t *m = arg;
     log_info("main", "all connections closed; exiting");
+    api_db_stop(&m->app, NULL, NULL);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
     /* Anything still running (a timer, a query) gets a short while to finish on its own; the
@@ -89,7 +90,13 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         log_error("main", "invalid route table");
         return 1;
     }
-    char err[256];
+    char err[512];
+    if (api_db_start(&m.app, err, sizeof err) != 0) {
+        log_error("main", "database: %s", err);
+        http_server_free(m.app.http);
+        uv_loop_close(&loop);
+        return 1;
+    }
     if (http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err) != 0) {
         log_error("main", "%s", err);
         return 1;

@@ -28,6 +28,16 @@ void api_readyz(http_req_t *req);
 void api_metrics(http_req_t *req);
 void api_health_check(http_req_t *req);
 
+/* Database glue (api/dbglue.c). api_db_start applies migrations (blocking: before serving)
+ * and creates the pool when DATABASE_URL is set. api_db_failed answers the request (503 with
+ * Retry-After for busy/unavailable/timeout, 500 otherwise) and returns true when res is an
+ * error; handlers write `if (api_db_failed(req, res)) return;`. */
+typedef struct db_result db_result_t;
+int api_db_start(app_t *app, char *err, size_t errlen);
+void api_db_stop(app_t *app, void (*done)(void *), void *arg);
+bool api_db_failed(http_req_t *req, const db_result_t *res);
+void api_db_unavailable(http_req_t *req);
+
 /* Writes an ISO 8601 UTC timestamp with microseconds ("2026-11-25T22:30:00.123456Z"). */
 void api_iso_now(char *out, size_t cap);
 

@@ -7,12 +7,15 @@
 
 #include "api/app.h"
 #include "core/json.h"
+#include "db/db.h"
 #include "http/http.h"
 
 void api_bench_echo(http_req_t *req);
 void api_bench_sleep(http_req_t *req);
 void api_bench_blob(http_req_t *req);
 void api_bench_pid(http_req_t *req);
+void api_bench_db(http_req_t *req);
+void api_bench_pgbench(http_req_t *req);
 
 void api_bench_echo(http_req_t *req)
 {
@@ -100,4 +103,61 @@ void api_bench_pid(http_req_t *req)
     char body[64];
     int n = snprintf(body, sizeof body, "{\"pid\":%d}", (int)getpid());
     http_respond(req, 200, "application/json", body, (size_t)n);
+}
+
+static void bench__db_done(db_result_t *res, void *arg)
+{
+    http_req_t *req = arg;
+    if (api_db_failed(req, res)) return;
+    const char *v = db_result_nrows(res) ? db_result_get(res, 0, 0) : NULL;
+    yajl_gen g = json_gen_new();
+    yajl_gen_map_open(g);
+    json_kv_str(g, "value", v);
+    yajl_gen_map_close(g);
+    http_respond_json(req, v ? 200 : 404, g);
+    yajl_gen_free(g);
+}
+
+static void bench__db_abort(http_req_t *req, void *arg)
+{
+    (void)req;
+    db_query_cancel(arg);
+    http_respond(req, 499, NULL, NULL, 0);
+}
+
+static void bench__query(http_req_t *req, const char *sql, int nparams, const char *param)
+{
+    app_t *app = req->app;
+    if (!app->db) {
+        api_db_unavailable(req);
+        return;
+    }
+    db_query_t *q = NULL;
+    const char *params[1] = {param};
+    if (db_query(app->db, sql, nparams, params, bench__db_done, req, &q) != 0) {
+        api_db_unavailable(req);
+        return;
+    }
+    req->on_abort = bench__db_abort;
+    req->on_abort_arg = q;
+}
+
+/* A round trip through the pool: SELECT $1 + 1. */
+void api_bench_db(http_req_t *req)
+{
+    const char *n = http_req_query(req, "n");
+    char *end = NULL;
+    if (!n || strtol(n, &end, 10) < 0 || *end) n = "1";
+    const char *sleep = http_req_query(req, "sleep");
+    if (sleep && strcmp(sleep, "1") == 0)
+        bench__query(req, "SELECT pg_sleep(5)::text", 0, NULL);
+    else
+        bench__query(req, "SELECT ($1::int + 1)::text", 1, n);
+}
+
+/* The same primary-key read that pgbench -S runs, for the database benchmark. */
+void api_bench_pgbench(http_req_t *req)
+{
+    bench__query(req, "SELECT abalance::text FROM pgbench_accounts WHERE aid = $1", 1,
+                 req->params[0]);
 }

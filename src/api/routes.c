@@ -13,6 +13,8 @@ void api_bench_echo(http_req_t *req);
 void api_bench_sleep(http_req_t *req);
 void api_bench_blob(http_req_t *req);
 void api_bench_pid(http_req_t *req);
+void api_bench_db(http_req_t *req);
+void api_bench_pgbench(http_req_t *req);
 
 /* Test and benchmark routes, only with NOVA_BENCH_ROUTES=1. */
 static const http_route_t api__bench_routes[] = {
@@ -20,6 +22,8 @@ static const http_route_t api__bench_routes[] = {
     {HTTP_M_GET, "/bench/sleep", api_bench_sleep, 0, 0},
     {HTTP_M_GET, "/bench/blob", api_bench_blob, 0, 0},
     {HTTP_M_GET, "/bench/pid", api_bench_pid, 0, 0},
+    {HTTP_M_GET, "/bench/db", api_bench_db, 0, 0},
+    {HTTP_M_GET, "/bench/pgbench/{int}", api_bench_pgbench, 0, 0},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -40,6 +40,8 @@ typedef struct {
     int64_t db_queue_timeout_ms;
     int64_t db_statement_timeout_ms;
     int64_t db_connect_timeout_ms;
+    int64_t db_pipeline_depth;
+    int64_t db_tx_timeout_ms;
     char *sql_dir;
     int64_t migrate_on_start;
 
