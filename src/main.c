@@ -13,6 +13,7 @@
 #include "api/app.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "db/db_migrate.h"
 #include "http/server.h"
 
 static const char usage[] =
@@ -91,14 +92,17 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         return 1;
     }
     char err[512];
-    if (api_db_start(&m.app, err, sizeof err) != 0) {
-        log_error("main", "database: %s", err);
+    int rc = api_db_start(&m.app, err, sizeof err);
+    if (rc != 0) log_error("main", "database: %s", err);
+    else if ((rc = http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err)) != 0)
+        log_error("main", "%s", err);
+    if (rc != 0) {
+        /* Close whatever was opened so the process exits without leaks. */
+        api_db_stop(&m.app, NULL, NULL);
+        uv_walk(&loop, main__walk_close, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
         http_server_free(m.app.http);
         uv_loop_close(&loop);
-        return 1;
-    }
-    if (http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err) != 0) {
-        log_error("main", "%s", err);
         return 1;
     }
     uv_signal_init(&loop, &m.sigterm);
@@ -111,7 +115,7 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
     uv_walk(&loop, main__walk_close, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     http_server_free(m.app.http);
-    int rc = uv_loop_close(&loop);
+    rc = uv_loop_close(&loop);
     if (rc != 0) log_warn("main", "loop closed with open handles: %s", uv_strerror(rc));
     return m.exit_code;
 }
@@ -229,6 +233,17 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         (void)argi;
         rc = cfg.processes > 1 ? main__serve_multi(&cfg) : main__serve_loop(&cfg, false);
+    } else if (strcmp(cmd, "migrate") == 0) {
+        const char *dir = cfg.sql_dir && *cfg.sql_dir ? cfg.sql_dir : NOVA_DEFAULT_SQL_DIR;
+        if (!cfg.database_url || !*cfg.database_url) {
+            fprintf(stderr, "nova-storyteller migrate: DATABASE_URL is not set\n");
+            rc = 2;
+        } else if (db_migrate_run(cfg.database_url, dir, err, sizeof err) != 0) {
+            fprintf(stderr, "nova-storyteller migrate: %s\n", err);
+            rc = 1;
+        } else {
+            rc = 0;
+        }
     } else {
         fprintf(stderr, "nova-storyteller: unknown command \"%s\"\n%s", cmd, usage);
         rc = 2;

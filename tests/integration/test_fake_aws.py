@@ -496,7 +496,12 @@ class FakeAwsBehaviour(unittest.TestCase):
             self.client.bedrock("converse", NOVA, story_request(), new_conn=True)
         self.assertEqual(self.client.bedrock("converse", NOVA, story_request(), new_conn=True)[0],
                          200)
+        # The fake records a request after answering it: wait briefly for the second entry.
+        deadline = time.time() + 2
         log = self.fake.requests(op="converse")
+        while len(log) < 2 and time.time() < deadline:
+            time.sleep(0.02)
+            log = self.fake.requests(op="converse")
         self.assertEqual([e["fault"] for e in log], ["drop", None])
         self.assertIsNone(log[0]["status"])
 
