@@ -6,6 +6,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DUR=${BENCH_DURATION:-20}
 PGD=$BENCH_TMP/pg
+chmod 755 "$BENCH_TMP" # the cluster runs as the postgres user, which must reach it
 URL=$("$ROOT/tools/pgctl" start "$PGD")
 trap '"$ROOT/tools/pgctl" stop "$PGD" >/dev/null 2>&1 || true; kill $SPID 2>/dev/null || true' EXIT
 PGBENCH=/usr/lib/postgresql/15/bin/pgbench
