@@ -121,10 +121,12 @@ static void conn__start(http_conn_t *c)
         char ip[48] = "?";
         if (ss.ss_family == AF_INET) {
             uv_ip4_name((struct sockaddr_in *)&ss, ip, sizeof ip);
-            snprintf(c->peer, sizeof c->peer, "%s:%d", ip, ntohs(((struct sockaddr_in *)&ss)->sin_port));
+            snprintf(c->peer, sizeof c->peer, "%s:%d", ip,
+                     ntohs(((struct sockaddr_in *)&ss)->sin_port));
         } else if (ss.ss_family == AF_INET6) {
             uv_ip6_name((struct sockaddr_in6 *)&ss, ip, sizeof ip);
-            snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip, ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
+            snprintf(c->peer, sizeof c->peer, "[%s]:%d", ip,
+                     ntohs(((struct sockaddr_in6 *)&ss)->sin6_port));
         }
     }
     llhttp_init(&c->parser, HTTP_REQUEST, &conn__settings);

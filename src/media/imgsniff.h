@@ -13,13 +13,14 @@
 #define IMGSNIFF_DEFAULT_MAX_SIDE 8000u
 
 /* Typed errors (negative errno values so they compose with the rest of the code base). */
-#define IMGSNIFF_ERR_INVALID     (-EINVAL)  /* NULL arguments */
-#define IMGSNIFF_ERR_NOT_IMAGE   (-EILSEQ)  /* no known image signature */
-#define IMGSNIFF_ERR_UNSUPPORTED (-ENOTSUP) /* an image, but a format or variant we do not handle  \
-                                             */
-#define IMGSNIFF_ERR_TRUNCATED (-ENODATA)   /* the input ends before the dimensions */
-#define IMGSNIFF_ERR_CORRUPT   (-EBADMSG)   /* signature matched but the header is malformed */
-#define IMGSNIFF_ERR_TOO_LARGE (-EFBIG)     /* dimensions exceed the caller's limits */
+#define IMGSNIFF_ERR_INVALID   (-EINVAL) /* NULL arguments */
+#define IMGSNIFF_ERR_NOT_IMAGE (-EILSEQ) /* no known image signature */
+#define IMGSNIFF_ERR_UNSUPPORTED                                                                   \
+    (-ENOTSUP)                            /* an image, but a format or variant we do not handle    \
+                                           */
+#define IMGSNIFF_ERR_TRUNCATED (-ENODATA) /* the input ends before the dimensions */
+#define IMGSNIFF_ERR_CORRUPT   (-EBADMSG) /* signature matched but the header is malformed */
+#define IMGSNIFF_ERR_TOO_LARGE (-EFBIG)   /* dimensions exceed the caller's limits */
 
 typedef enum {
     IMGSNIFF_NONE = 0,
