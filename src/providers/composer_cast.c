@@ -163,9 +163,11 @@ static void describe(composer__ctx_t *c, composer__cast_t *k, composer_character
     composer__copy(pc->name, sizeof pc->name, k->name);
     composer__copy(pc->kind, sizeof pc->kind, k->kind);
     composer__copy(pc->looks, sizeof pc->looks, k->looks);
-    snprintf(pc->clothes, sizeof pc->clothes, "a %s", k->clothes);
-    if (strchr("aeiou", pc->clothes[2]))
-        snprintf(pc->clothes, sizeof pc->clothes, "an %s", k->clothes);
+    /* Clipping to the plan's fixed field is intended: the article plus the clothes phrase. */
+    const char *article = strchr("aeiou", k->clothes[0]) ? "an " : "a ";
+    composer__copy(pc->clothes, sizeof pc->clothes, article);
+    size_t used = strlen(pc->clothes);
+    composer__copy(pc->clothes + used, sizeof pc->clothes - used, k->clothes);
 }
 
 /* Fills k from a template cast entry "adj:kind[:Name]:pron". */
