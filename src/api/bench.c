@@ -8,6 +8,7 @@
 #include "api/app.h"
 #include "core/json.h"
 #include "db/db.h"
+#include "http/router.h"
 #include "http/http.h"
 
 void api_bench_echo(http_req_t *req);
@@ -16,6 +17,8 @@ void api_bench_blob(http_req_t *req);
 void api_bench_pid(http_req_t *req);
 void api_bench_db(http_req_t *req);
 void api_bench_pgbench(http_req_t *req);
+void api_bench_upload(http_req_t *req);
+extern const http_body_sink_t api_bench_upload_sink;
 
 void api_bench_echo(http_req_t *req)
 {
@@ -160,4 +163,76 @@ void api_bench_pgbench(http_req_t *req)
 {
     bench__query(req, "SELECT abalance::text FROM pgbench_accounts WHERE aid = $1", 1,
                  req->params[0]);
+}
+
+/* /bench/upload: a streaming body sink that counts bytes and, every 64 KiB, pauses reading for
+ * a millisecond, as a sink waiting for disk writes would; it refuses a body starting with "BAD". */
+typedef struct {
+    uv_timer_t timer;
+    http_req_t *req;
+    size_t bytes, since_pause;
+    unsigned pauses;
+    bool first;
+} bench__upload_t;
+
+static void bench__upload_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void bench__upload_free(void *p)
+{
+    bench__upload_t *u = p;
+    uv_timer_stop(&u->timer);
+    uv_close((uv_handle_t *)&u->timer, bench__upload_closed);
+}
+
+static void bench__upload_resume(uv_timer_t *t)
+{
+    bench__upload_t *u = t->data;
+    http_req_resume_body(u->req);
+}
+
+static int bench__upload_begin(http_req_t *req)
+{
+    app_t *app = req->app;
+    bench__upload_t *u = calloc(1, sizeof *u);
+    if (!u) return 503;
+    u->req = req;
+    u->first = true;
+    uv_timer_init(app->loop, &u->timer);
+    u->timer.data = u;
+    req->body_ctx = u;
+    arena_on_free(&req->arena, bench__upload_free, u);
+    return 0;
+}
+
+static int bench__upload_data(http_req_t *req, const char *at, size_t len)
+{
+    bench__upload_t *u = req->body_ctx;
+    if (u->first && len >= 3 && memcmp(at, "BAD", 3) == 0) {
+        http_req_body_error(req, "this body starts with BAD");
+        return 415;
+    }
+    u->first = false;
+    u->bytes += len;
+    u->since_pause += len;
+    if (u->since_pause >= 65536) {
+        u->since_pause = 0;
+        u->pauses++;
+        http_req_pause_body(req);
+        uv_timer_start(&u->timer, bench__upload_resume, 1, 0);
+    }
+    return 0;
+}
+
+const http_body_sink_t api_bench_upload_sink = {bench__upload_begin, bench__upload_data};
+
+void api_bench_upload(http_req_t *req)
+{
+    bench__upload_t *u = req->body_ctx;
+    char body[96];
+    int n = snprintf(body, sizeof body, "{\"bytes\":%zu,\"pauses\":%u}", u ? u->bytes : (size_t)0,
+                     u ? u->pauses : 0u);
+    http_respond(req, 200, "application/json", body, (size_t)n);
 }

@@ -15,6 +15,8 @@ void api_bench_blob(http_req_t *req);
 void api_bench_pid(http_req_t *req);
 void api_bench_db(http_req_t *req);
 void api_bench_pgbench(http_req_t *req);
+void api_bench_upload(http_req_t *req);
+extern const http_body_sink_t api_bench_upload_sink;
 
 /* Test and benchmark routes, only with NOVA_BENCH_ROUTES=1. */
 static const http_route_t api__bench_routes[] = {
@@ -24,6 +26,7 @@ static const http_route_t api__bench_routes[] = {
     {HTTP_M_GET, "/bench/pid", api_bench_pid, 0, 0},
     {HTTP_M_GET, "/bench/db", api_bench_db, 0, 0},
     {HTTP_M_GET, "/bench/pgbench/{int}", api_bench_pgbench, 0, 0},
+    {HTTP_M_POST, "/bench/upload", api_bench_upload, 8 << 20, 0, &api_bench_upload_sink},
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

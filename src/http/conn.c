@@ -358,6 +358,7 @@ static int on_message_begin(llhttp_t *p)
     c->state = CONN_HEAD;
     c->head_bytes = 0;
     c->err_status = 0;
+    c->err_msg = NULL;
     c->continue_sent = false;
     c->message_done = false;
     memset(&c->match, 0, sizeof c->match);
@@ -538,10 +539,20 @@ static int on_headers_complete(llhttp_t *p)
         }
     }
     bool body = (has_len && p->content_length > 0) || (p->flags & F_CHUNKED);
+    c->body_streaming = false;
+    c->body_paused = false;
     if (body) {
         c->state = CONN_BODY;
         conn__arm(c, srv->cfg->body_timeout_ms);
-        buf_init(&c->tok, c->body_limit); /* the token buffer now collects the body */
+        const http_body_sink_t *sink = req->route ? req->route->body_sink : NULL;
+        if (sink) {
+            c->body_streaming = true;
+            c->body_bytes = 0;
+            int st = sink->begin(req);
+            if (st) return conn__fail(c, st, c->err_msg ? c->err_msg : "request body refused");
+        } else {
+            buf_init(&c->tok, c->body_limit); /* the token buffer now collects the body */
+        }
     }
     return 0;
 }
@@ -549,6 +560,15 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     http_conn_t *c = p->data;
+    if (c->body_streaming) {
+        c->body_bytes += len;
+        if (c->body_bytes > c->body_limit)
+            return conn__fail(c, 413, "request body larger than this endpoint accepts");
+        int st = c->req->route->body_sink->data(c->req, at, len);
+        if (st) return conn__fail(c, st, c->err_msg ? c->err_msg : "request body refused");
+        if (!c->body_paused) conn__arm(c, c->srv->cfg->body_timeout_ms);
+        return 0;
+    }
     if (buf_append(&c->tok, at, len) != 0)
         return conn__fail(c, 413, "request body larger than this endpoint accepts");
     conn__arm(c, c->srv->cfg->body_timeout_ms);
@@ -588,6 +608,33 @@ static void conn__init_settings(void)
     conn__settings.on_body = on_body;
     conn__settings.on_message_complete = on_message_complete;
     conn__settings_ready = true;
+}
+
+void http_req_pause_body(http_req_t *req)
+{
+    http_conn_t *c = req->conn;
+    if (!c || c->state != CONN_BODY || c->body_paused) return;
+    c->body_paused = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+    uv_timer_stop(&c->timer); /* the sink is the slow party now, not the client */
+}
+
+void http_req_resume_body(http_req_t *req)
+{
+    http_conn_t *c = req->conn;
+    if (!c || !c->body_paused) return;
+    c->body_paused = false;
+    if (c->state == CONN_BODY) conn__arm(c, c->srv->cfg->body_timeout_ms);
+    if (!c->reading && c->state != CONN_CLOSING) {
+        uv_read_start((uv_stream_t *)&c->tcp, conn__alloc, conn__on_read);
+        c->reading = true;
+    }
+}
+
+void http_req_body_error(http_req_t *req, const char *msg)
+{
+    if (req->conn) req->conn->err_msg = arena_strdup(&req->arena, msg);
 }
 
 void http__conn_response_done(http_conn_t *c)

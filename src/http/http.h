@@ -69,6 +69,7 @@ struct http_req {
 
     void (*on_abort)(http_req_t *req, void *arg);
     void *on_abort_arg;
+    void *body_ctx; /* owned by a route's body sink (see router.h) */
 
     /* response state, owned by the http module */
     int status;
@@ -109,6 +110,12 @@ int http_stream_start(http_req_t *req, int status, const char *content_type, siz
                       void (*on_drain)(http_req_t *req, void *arg), void *arg);
 int http_stream_write(http_req_t *req, const void *data, size_t len);
 void http_stream_end(http_req_t *req);
+
+/* For streaming body sinks (router.h): stop reading the client while the sink catches up (the
+ * body idle timeout is suspended meanwhile), resume later; record why the body is refused. */
+void http_req_pause_body(http_req_t *req);
+void http_req_resume_body(http_req_t *req);
+void http_req_body_error(http_req_t *req, const char *msg);
 
 /* Status reason phrase ("Not Found"). */
 const char *http_status_text(int status);

@@ -59,6 +59,9 @@ struct http_conn {
     void (*on_drain)(http_req_t *, void *);
     void *on_drain_arg;
     bool stream_chunked;
+    bool body_paused;    /* a body sink asked us to stop reading */
+    bool body_streaming; /* the route's body sink receives the body */
+    size_t body_bytes;   /* streamed body bytes so far */
 };
 
 #define HTTP_ROUTE_STATS 512

@@ -10,6 +10,18 @@
 
 typedef void (*http_handler_fn)(http_req_t *req);
 
+/* A streaming body sink for routes that must not buffer their body (uploads). begin runs when the
+ * headers are complete and a body follows; data runs for every piece of the (de-chunked) body as
+ * it arrives and must consume it before returning (copy it, or queue an async write of a copy).
+ * Each returns 0, or an HTTP status (400, 413, 415...) after calling http_req_body_error to say
+ * why: the server then answers that status and closes the connection. A sink that cannot keep
+ * up calls http_req_pause_body and later http_req_resume_body. The route's handler runs after
+ * the last body byte, as for buffered routes; req->body stays NULL. */
+typedef struct {
+    int (*begin)(http_req_t *req);
+    int (*data)(http_req_t *req, const char *at, size_t len);
+} http_body_sink_t;
+
 enum {
     HTTP_ROUTE_STREAM_BODY = 1 << 0, /* body handed to body callbacks, not buffered */
     HTTP_ROUTE_NO_LOG = 1 << 1,      /* not written to the access log (health probes) */
@@ -21,6 +33,7 @@ struct http_route {
     http_handler_fn handler;
     size_t max_body; /* 0 = the server default (NOVA_MAX_BODY_BYTES) */
     unsigned flags;
+    const http_body_sink_t *body_sink; /* NULL: the body is buffered into req->body */
 };
 
 typedef struct router router_t;

@@ -264,6 +264,31 @@ class HttpCore(unittest.TestCase):
             pass
         self.assertLess(got, 30000000)
 
+    def test_streaming_body_sink_with_backpressure(self):
+        body = os.urandom(3 << 20)
+        st, _, doc = self.srv.json("POST", "/bench/upload", body, {"Content-Type": "application/octet-stream"})
+        self.assertEqual(st, 200)
+        self.assertEqual(doc["bytes"], len(body))
+        self.assertGreater(doc["pauses"], 10)
+        c = self.conn()
+        c.send(b"POST /bench/upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+               b"".join(b"%x\r\n%s\r\n" % (len(body[i:i + 70000]), body[i:i + 70000])
+                        for i in range(0, len(body), 70000)) + b"0\r\n\r\n")
+        r = c.read_response()
+        self.assertEqual(r.json()["bytes"], len(body))
+        c.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertEqual(c.read_response().status, 200)
+
+    def test_streaming_body_sink_can_refuse(self):
+        c = self.conn()
+        c.send(b"POST /bench/upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nBADxxxxxxx")
+        r = c.read_response()
+        self.assertEqual(r.status, 415)
+        self.assertIn("starts with BAD", r.json()["detail"])
+        c2 = self.conn()
+        c2.send(b"POST /bench/upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (9 << 20))
+        self.assertEqual(c2.read_response().status, 413)
+
     def test_metrics_exposes_requests_connections_and_loop_lag(self):
         self.srv.get("/healthz")
         st, _, body = self.srv.get("/metrics")
