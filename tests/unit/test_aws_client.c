@@ -1,0 +1,1028 @@
+/* aws client (Bedrock side, credentials, retries) through the real net client against the real
+ * tools/fake-aws (and tests/aws_creds_server.py for container/IMDS credentials), each started by
+ * this file with /usr/bin/python3. Assertions use fake-aws's request log (GET /__fake/requests). */
+#include "aws/aws_bedrock.h"
+#include "core/arena.h"
+#include "core/json.h"
+#include "test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- processes ---- */
+
+#define MAX_PROCS 8
+static pid_t g_pids[MAX_PROCS];
+static int g_npids;
+static char g_dir[128];
+
+static const char *source_dir(void)
+{
+    static char dir[512];
+    const char *s = getenv("NOVA_SOURCE_DIR");
+    if (s && *s) return s;
+    snprintf(dir, sizeof dir, "%s", __FILE__);
+    char *cut = strstr(dir, "/tests/unit/");
+    if (cut) *cut = '\0';
+    return dir;
+}
+
+static void stop_all(void)
+{
+    for (int i = 0; i < g_npids; i++) {
+        kill(g_pids[i], SIGTERM);
+        waitpid(g_pids[i], NULL, 0);
+    }
+    g_npids = 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int wait_port(const char *path)
+{
+    for (int waited = 0; waited < 20000; waited += 20) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            int port = 0;
+            int n = fscanf(f, "%d", &port);
+            fclose(f);
+            if (n == 1 && port > 0) return port;
+        }
+        sleep_ms(20);
+    }
+    return -1;
+}
+
+static void need_python(void)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) TEST_SKIP("no /usr/bin/python3");
+    if (!g_dir[0]) {
+        snprintf(g_dir, sizeof g_dir, "/tmp/test_aws.XXXXXX");
+        ASSERT(mkdtemp(g_dir));
+        atexit(stop_all);
+    }
+}
+
+/* Starts a python script with args (NULL-terminated after the script path); returns the port. */
+static int spawn_server(const char *script, const char *tag, const char *const *args)
+{
+    need_python();
+    char pf[256];
+    snprintf(pf, sizeof pf, "%s/%s.port", g_dir, tag);
+    unlink(pf);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = "python3";
+    argv[n++] = (char *)script;
+    argv[n++] = "--port-file";
+    argv[n++] = pf;
+    for (int i = 0; args && args[i] && n < 30; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, "/usr/bin/python3", NULL, NULL, argv, environ), 0);
+    ASSERT(g_npids < MAX_PROCS);
+    g_pids[g_npids++] = pid;
+    int port = wait_port(pf);
+    ASSERT(port > 0);
+    return port;
+}
+
+static int fake_start(const char *tag, const char *const *extra)
+{
+    char script[600];
+    snprintf(script, sizeof script, "%s/tools/fake-aws", source_dir());
+    const char *args[24] = {"--port", "0", "--access-key", "AKIDFAKE", "--secret-key", "SECRET"};
+    int n = 6;
+    for (int i = 0; extra && extra[i] && n < 22; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    return spawn_server(script, tag, args);
+}
+
+/* Blocking HTTP/1.1 exchange with a local server (test setup only, never while the loop runs
+ * a request that needs the answer). Returns the body (static buffer) and sets *status. */
+static char *http_local(int port, const char *method, const char *path, const char *body,
+                        int *status)
+{
+    static char resp[1 << 20];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[512];
+    size_t bl = body ? strlen(body) : 0;
+    int hl = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, bl);
+    ASSERT(write(fd, head, (size_t)hl) == hl);
+    if (bl) ASSERT(write(fd, body, bl) == (ssize_t)bl);
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    resp[got] = '\0';
+    *status = atoi(resp + 9);
+    char *b = strstr(resp, "\r\n\r\n");
+    return b ? b + 4 : resp + got;
+}
+
+static void fake_post(int port, const char *path, const char *json)
+{
+    int st;
+    http_local(port, "POST", path, json, &st);
+    ASSERT_EQ(st, 200);
+}
+
+/* fake-aws writes a request's log entry just after sending the response, so the client can see
+ * the answer a moment before the entry exists: let stragglers land before clearing the log. */
+static void fake_reset(int port)
+{
+    sleep_ms(50);
+    fake_post(port, "/__fake/reset", "{}");
+}
+
+/* Request log entries for op; count returned, fields via the arena tree. */
+static yajl_val fake_log(arena_t *a, int port, const char *op)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/__fake/requests%s%s", op ? "?op=" : "", op ? op : "");
+    int st;
+    char *body = http_local(port, "GET", path, NULL, &st);
+    ASSERT_EQ(st, 200);
+    char err[128];
+    yajl_val v = json_parse(a, body, strlen(body), 32, err, sizeof err);
+    ASSERT(v && YAJL_IS_ARRAY(v));
+    return v;
+}
+
+static size_t fake_count_now(int port, const char *op)
+{
+    arena_t a;
+    arena_init(&a);
+    size_t n = fake_log(&a, port, op)->u.array.len;
+    arena_free(&a);
+    return n;
+}
+
+/* The count once it has stopped changing (see fake_reset): polls until two reads 100 ms apart
+ * agree, for at most 3 s. */
+static size_t fake_count(int port, const char *op)
+{
+    size_t n = fake_count_now(port, op);
+    for (int i = 0; i < 30; i++) {
+        sleep_ms(100);
+        size_t m = fake_count_now(port, op);
+        if (m == n && n > 0) break;
+        n = m;
+    }
+    return n;
+}
+
+/* ---- loop fixture ---- */
+
+typedef struct {
+    uv_loop_t loop;
+    net_client_t *net;
+    aws_client_t *aws;
+    aws_config_t cfg;
+    uv_timer_t watchdog;
+    int expired;
+} fx_t;
+
+static void watchdog_cb(uv_timer_t *t)
+{
+    ((fx_t *)t->data)->expired = 1;
+}
+
+static void fx_cfg(fx_t *f, int port)
+{
+    memset(f, 0, sizeof *f);
+    aws_config_defaults(&f->cfg);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    aws_config_set(&f->cfg.bedrock_endpoint, url);
+    aws_config_set(&f->cfg.polly_endpoint, url);
+    aws_config_set(&f->cfg.region, "us-east-1");
+    aws_config_set(&f->cfg.access_key_id, "AKIDFAKE");
+    aws_config_set(&f->cfg.secret_access_key, "SECRET");
+    f->cfg.imds_disabled = true;
+    f->cfg.backoff_base_ms = 20;
+}
+
+static void fx_start(fx_t *f)
+{
+    ASSERT_EQ(uv_loop_init(&f->loop), 0);
+    net_config_t nc;
+    net_config_defaults(&nc);
+    f->net = net_client_new(&f->loop, &nc);
+    ASSERT(f->net);
+    f->aws = aws_client_new(&f->loop, f->net, &f->cfg);
+    ASSERT(f->aws);
+    uv_timer_init(&f->loop, &f->watchdog);
+    f->watchdog.data = f;
+}
+
+static void fx_run_until(fx_t *f, const int *flag, long max_ms)
+{
+    f->expired = 0;
+    uv_timer_start(&f->watchdog, watchdog_cb, (uint64_t)max_ms, 0);
+    while (!*flag && !f->expired)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_timer_stop(&f->watchdog);
+    ASSERT(*flag);
+}
+
+static void set_flag(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void fx_close(fx_t *f)
+{
+    int aws_closed = 0, net_closed = 0;
+    aws_client_close(f->aws, set_flag, &aws_closed);
+    fx_run_until(f, &aws_closed, 10000);
+    net_client_close(f->net, set_flag, &net_closed);
+    fx_run_until(f, &net_closed, 10000);
+    uv_close((uv_handle_t *)&f->watchdog, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_loop_close(&f->loop), 0);
+    aws_config_free(&f->cfg);
+}
+
+/* ---- converse helpers ---- */
+
+typedef struct {
+    int done;
+    aws_error_t err;
+    bool ok;
+    char *text;
+    char stop[48];
+    int64_t in_tok, out_tok;
+    int attempts;
+    buf_t deltas;
+    int ndeltas, resets;
+} conv_out_t;
+
+static void conv_cb(void *arg, const aws_error_t *err, aws_converse_res_t *res)
+{
+    conv_out_t *o = arg;
+    o->done = 1;
+    if (err) {
+        o->err = *err;
+        o->attempts = err->attempts;
+        return;
+    }
+    o->ok = true;
+    o->text = res->text;
+    res->text = NULL;
+    snprintf(o->stop, sizeof o->stop, "%s", res->stop_reason);
+    o->in_tok = res->input_tokens;
+    o->out_tok = res->output_tokens;
+    o->attempts = res->attempts;
+}
+
+static void delta_cb(void *arg, const char *t, size_t n)
+{
+    conv_out_t *o = arg;
+    buf_append(&o->deltas, t, n);
+    o->ndeltas++;
+}
+
+static void reset_cb(void *arg)
+{
+    conv_out_t *o = arg;
+    buf_reset(&o->deltas);
+    o->resets++;
+}
+
+static void conv_free(conv_out_t *o)
+{
+    free(o->text);
+    buf_free(&o->deltas);
+}
+
+static aws_message_t g_msg = {"user", "Tell a short story about a fox, in 3 parts.", NULL, 0};
+
+static void conv_req(aws_converse_req_t *r)
+{
+    aws_converse_req_init(r);
+    r->model_id = "us.amazon.nova-2-lite-v1:0";
+    r->system = "You are a storyteller.";
+    r->messages = &g_msg;
+    r->message_count = 1;
+    r->max_tokens = 2000;
+    r->temperature = 0.7;
+}
+
+static void run_converse(fx_t *f, conv_out_t *o, bool stream, aws_reset_cb on_reset)
+{
+    memset(o, 0, sizeof *o);
+    buf_init(&o->deltas, 1 << 20);
+    aws_converse_req_t r;
+    conv_req(&r);
+    if (stream)
+        ASSERT_EQ(aws_converse_stream(f->aws, &r, delta_cb, on_reset, conv_cb, o, NULL), 0);
+    else
+        ASSERT_EQ(aws_converse(f->aws, &r, conv_cb, o, NULL), 0);
+    fx_run_until(f, &o->done, 30000);
+}
+
+static int g_fake; /* the shared fake-aws (no session token) */
+
+static void shared_fake(void)
+{
+    if (!g_fake) {
+        const char *extra[] = {"--bearer-token", "BEARER-KEY-1", NULL};
+        g_fake = fake_start("fake", extra);
+    }
+    fake_reset(g_fake);
+}
+
+/* ---- tests ---- */
+
+TEST(signing_without_session_token)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    ASSERT(strstr(o.text, "Part 1") != NULL);
+    ASSERT_STREQ(o.stop, "end_turn");
+    ASSERT(o.in_tok > 0 && o.out_tok > 0);
+    arena_t a;
+    arena_init(&a);
+    fake_count(g_fake, "converse"); /* let the log settle */
+    yajl_val log = fake_log(&a, g_fake, "converse");
+    ASSERT_EQ(log->u.array.len, 1);
+    bool signed_ok = false;
+    json_get_bool(log->u.array.values[0], "signed_ok", &signed_ok);
+    ASSERT(signed_ok);
+    ASSERT_STREQ(json_get_str(log->u.array.values[0], "auth"), "sigv4");
+    ASSERT_STREQ(json_get_str(log->u.array.values[0], "model"), "us.amazon.nova-2-lite-v1:0");
+    arena_free(&a);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST(signing_with_session_token)
+{
+    const char *extra[] = {"--session-token", "SESSION-TOKEN-XYZ", NULL};
+    int port = fake_start("fake_tok", extra);
+    fx_t f;
+    fx_cfg(&f, port);
+    aws_config_set(&f.cfg.session_token, "SESSION-TOKEN-XYZ");
+    fx_start(&f);
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    conv_free(&o);
+    fx_close(&f);
+    /* The same server refuses a request without the token: a typed, non-retried error. */
+    fx_cfg(&f, port);
+    fx_start(&f);
+    run_converse(&f, &o, false, NULL);
+    ASSERT(!o.ok);
+    ASSERT_EQ(o.err.code, AWS_ERR_ACCESS_DENIED);
+    ASSERT_STREQ(o.err.type, "UnrecognizedClientException");
+    ASSERT_EQ(o.err.http_status, 403);
+    ASSERT(o.err.request_id[0]);
+    ASSERT_EQ(o.attempts, 1);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST(stream_deltas_equal_converse_text)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    conv_out_t a, b;
+    run_converse(&f, &a, false, NULL);
+    run_converse(&f, &b, true, NULL);
+    ASSERT(a.ok && b.ok);
+    ASSERT(b.ndeltas > 3);
+    ASSERT_STREQ(b.deltas.data, a.text);
+    ASSERT_STREQ(b.text, a.text);
+    ASSERT_STREQ(b.stop, a.stop);
+    ASSERT_EQ(b.out_tok, a.out_tok);
+    ASSERT_EQ(fake_count(g_fake, "converse-stream"), 1);
+    conv_free(&a);
+    conv_free(&b);
+    fx_close(&f);
+}
+
+TEST(midstream_throttle_retried)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    conv_out_t ref;
+    run_converse(&f, &ref, false, NULL);
+    /* Before any text: retried transparently. */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"midstream_exception\","
+              "\"exception\":\"throttlingException\",\"after\":0,\"times\":1}");
+    conv_out_t o;
+    run_converse(&f, &o, true, NULL);
+    ASSERT(o.ok);
+    ASSERT_EQ(o.attempts, 2);
+    ASSERT_STREQ(o.deltas.data, ref.text);
+    ASSERT_EQ(o.resets, 0);
+    ASSERT_EQ(fake_count(g_fake, "converse-stream"), 2);
+    conv_free(&o);
+    /* After text, without on_reset: the typed error, no second attempt. */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"midstream_exception\","
+              "\"exception\":\"throttlingException\",\"after\":3,\"times\":1}");
+    run_converse(&f, &o, true, NULL);
+    ASSERT(!o.ok);
+    ASSERT_EQ(o.err.code, AWS_ERR_THROTTLED);
+    ASSERT_STREQ(o.err.type, "ThrottlingException");
+    ASSERT_EQ(o.attempts, 1);
+    ASSERT_EQ(o.ndeltas, 3);
+    ASSERT_EQ(fake_count(g_fake, "converse-stream"), 3);
+    conv_free(&o);
+    /* After text, with on_reset: restarted, the caller told to reset, the text complete. */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"midstream_exception\","
+              "\"exception\":\"throttlingException\",\"after\":3,\"times\":1}");
+    run_converse(&f, &o, true, reset_cb);
+    ASSERT(o.ok);
+    ASSERT_EQ(o.resets, 1);
+    ASSERT_STREQ(o.deltas.data, ref.text);
+    ASSERT_STREQ(o.text, ref.text);
+    conv_free(&o);
+    /* A model stream error mid-way is not retryable at all. */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"midstream_exception\","
+              "\"after\":0,\"times\":1}");
+    size_t before = fake_count(g_fake, "converse-stream");
+    run_converse(&f, &o, true, reset_cb);
+    ASSERT_EQ(o.err.code, AWS_ERR_MODEL_ERROR);
+    ASSERT_EQ(fake_count(g_fake, "converse-stream"), before + 1);
+    conv_free(&o);
+    conv_free(&ref);
+    fx_close(&f);
+}
+
+TEST(throttling_retried_then_succeeds)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse\"},\"action\":\"throttle\",\"times\":2}");
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    ASSERT_EQ(o.attempts, 3);
+    ASSERT_EQ(fake_count(g_fake, "converse"), 3);
+    aws_op_counts_t n;
+    ASSERT_EQ(aws_client_op_counts(f.aws, "converse", &n), 0);
+    ASSERT_EQ(n.calls, 1);
+    ASSERT_EQ(n.retries, 2);
+    ASSERT_EQ(n.throttles, 2);
+    ASSERT_EQ(n.errors, 0);
+    /* Two retries cost 10 tokens; the success refunds the last cost (5). */
+    ASSERT_EQ(aws_client_retry_quota(f.aws), 495);
+    conv_free(&o);
+    /* A dropped connection and ModelNotReady are retried too. */
+    fake_post(g_fake, "/__fake/faults",
+              "[{\"match\":{\"op\":\"converse\"},\"action\":\"drop\",\"times\":1},"
+              "{\"match\":{\"op\":\"converse\"},\"action\":\"status\",\"status\":429,"
+              "\"error\":\"ModelNotReadyException\",\"times\":1}]");
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    /* curl itself may resend on a fresh connection when a reused one dies without an answer,
+     * so the drop costs us either an attempt or nothing; the server saw three requests. */
+    ASSERT(o.attempts >= 2);
+    ASSERT_EQ(fake_count(g_fake, "converse"), 6);
+    conv_free(&o);
+    buf_t m;
+    buf_init(&m, 1 << 20);
+    ASSERT_EQ(aws_metrics_write(f.aws, &m), 0);
+    ASSERT(strstr(m.data, "nova_aws_throttles_total{op=\"converse\"} 2") != NULL);
+    ASSERT(strstr(m.data, "nova_aws_latency_seconds_count{op=\"converse\"} 2") != NULL);
+    buf_free(&m);
+    fx_close(&f);
+}
+
+TEST(model_timeout_and_model_error_not_retried)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    static const struct {
+        int status;
+        aws_err_t code;
+        const char *type;
+    } cases[] = {{408, AWS_ERR_MODEL_TIMEOUT, "ModelTimeoutException"},
+                 {424, AWS_ERR_MODEL_ERROR, "ModelErrorException"},
+                 {400, AWS_ERR_VALIDATION, "ValidationException"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_reset(g_fake);
+        char rule[200];
+        snprintf(rule, sizeof rule,
+                 "{\"match\":{\"op\":\"converse\"},\"action\":\"status\",\"status\":%d}",
+                 cases[i].status);
+        fake_post(g_fake, "/__fake/faults", rule);
+        conv_out_t o;
+        run_converse(&f, &o, false, NULL);
+        ASSERT(!o.ok);
+        ASSERT_EQ(o.err.code, cases[i].code);
+        ASSERT_STREQ(o.err.type, cases[i].type); /* the :http://... suffix is gone */
+        ASSERT_EQ(o.err.http_status, cases[i].status);
+        ASSERT_EQ(o.attempts, 1);
+        ASSERT_EQ(fake_count(g_fake, "converse"), 1);
+        char line[600];
+        aws_error_format(&o.err, "converse", line, sizeof line);
+        ASSERT(strstr(line, cases[i].type) && strstr(line, "[request "));
+        conv_free(&o);
+    }
+    fx_close(&f);
+}
+
+static long elapsed_ms(uint64_t t0)
+{
+    return (long)((uv_hrtime() - t0) / 1000000u);
+}
+
+TEST(backoff_retry_after_and_quota)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    f.cfg.retry_quota = 12;
+    fx_start(&f);
+    /* Retry-After (x-amz-retry-after, ms) lengthens the first backoff to at least 400 ms. */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse\"},\"action\":\"throttle\",\"times\":1,"
+              "\"headers\":{\"x-amz-retry-after\":\"400\"}}");
+    uint64_t t0 = uv_hrtime();
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    ASSERT(elapsed_ms(t0) >= 400);
+    ASSERT_EQ(aws_client_retry_quota(f.aws), 12); /* 12 - 5 + 5 */
+    conv_free(&o);
+    /* Always throttled: three attempts, then the typed error; 10 tokens spent. */
+    fake_reset(g_fake);
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse\"},\"action\":\"throttle\"}");
+    run_converse(&f, &o, false, NULL);
+    ASSERT_EQ(o.err.code, AWS_ERR_THROTTLED);
+    ASSERT_EQ(o.attempts, 3);
+    ASSERT_EQ(fake_count(g_fake, "converse"), 3);
+    ASSERT_EQ(aws_client_retry_quota(f.aws), 2);
+    conv_free(&o);
+    /* The quota is exhausted: no retry at all, and the message says why. */
+    run_converse(&f, &o, false, NULL);
+    ASSERT_EQ(o.err.code, AWS_ERR_THROTTLED);
+    ASSERT_EQ(o.attempts, 1);
+    ASSERT_EQ(fake_count(g_fake, "converse"), 4);
+    ASSERT(strstr(o.err.message, "retry quota exhausted") != NULL);
+    conv_free(&o);
+    /* A first-try success refunds one token. */
+    fake_reset(g_fake);
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    ASSERT_EQ(aws_client_retry_quota(f.aws), 3);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST(inflight_limit_and_cancel)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    f.cfg.bedrock_max_inflight = 2;
+    fx_start(&f);
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":200}");
+    conv_out_t o[6];
+    aws_converse_req_t r;
+    conv_req(&r);
+    uint64_t t0 = uv_hrtime();
+    for (int i = 0; i < 6; i++) {
+        memset(&o[i], 0, sizeof o[i]);
+        ASSERT_EQ(aws_converse(f.aws, &r, conv_cb, &o[i], NULL), 0);
+    }
+    buf_t m;
+    buf_init(&m, 1 << 20);
+    aws_metrics_write(f.aws, &m);
+    ASSERT(strstr(m.data, "nova_aws_queued{service=\"bedrock\"} 4") != NULL);
+    buf_free(&m);
+    for (int i = 0; i < 6; i++)
+        fx_run_until(&f, &o[i].done, 10000);
+    ASSERT(elapsed_ms(t0) >= 550); /* three waves of 200 ms */
+    for (int i = 0; i < 6; i++) {
+        ASSERT(o[i].ok);
+        free(o[i].text);
+    }
+    /* Cancelling an in-flight call ends it at once with a typed error. */
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":3000}");
+    conv_out_t c;
+    memset(&c, 0, sizeof c);
+    aws_call_t *call;
+    ASSERT_EQ(aws_converse(f.aws, &r, conv_cb, &c, &call), 0);
+    t0 = uv_hrtime();
+    ASSERT_EQ(aws_call_cancel(call), 0);
+    ASSERT(!c.done); /* never from inside cancel */
+    fx_run_until(&f, &c.done, 2000);
+    ASSERT_EQ(c.err.code, AWS_ERR_CANCELLED);
+    ASSERT(elapsed_ms(t0) < 1000);
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":0}");
+    fx_close(&f);
+}
+
+/* ---- images ---- */
+
+typedef struct {
+    int done;
+    bool ok;
+    aws_error_t err;
+    char model[128];
+    size_t len;
+    bool png_magic;
+} img_out_t;
+
+static void img_cb(void *arg, const aws_error_t *err, aws_image_res_t *res)
+{
+    img_out_t *o = arg;
+    o->done = 1;
+    if (err) {
+        o->err = *err;
+        return;
+    }
+    o->ok = true;
+    snprintf(o->model, sizeof o->model, "%s", res->model_id);
+    o->len = res->png_len;
+    o->png_magic = res->png_len > 8 && memcmp(res->png, "\x89PNG\r\n\x1a\n", 8) == 0;
+}
+
+static const char *const CHAIN =
+    "stability.stable-image-core-v1:1,amazon.nova-canvas-v1:0,amazon.titan-image-generator-v2:0";
+
+static void run_chain(fx_t *f, img_out_t *o, const char *prompt)
+{
+    memset(o, 0, sizeof *o);
+    aws_image_req_t r;
+    aws_image_req_init(&r);
+    r.prompt = prompt;
+    r.negative = "blurry";
+    r.width = 768;
+    r.height = 1024;
+    r.seed = 42;
+    ASSERT_EQ(aws_image_generate_chain(f->aws, CHAIN, &r, img_cb, o, NULL), 0);
+    fx_run_until(f, &o->done, 30000);
+}
+
+TEST(image_chain_skips_end_of_life)
+{
+    shared_fake();
+    fake_post(g_fake, "/__fake/config", "{\"eol_models\":[\"stability.stable-image-core-v1:1\"]}");
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    img_out_t o;
+    run_chain(&f, &o, "A fox under the stars");
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.model, "amazon.nova-canvas-v1:0");
+    ASSERT(o.png_magic);
+    ASSERT(aws_image_model_is_dead(f.aws, "stability.stable-image-core-v1:1"));
+    ASSERT_EQ(fake_count(g_fake, "invoke"), 2);
+    /* Second time: the dead model is skipped without a call. */
+    run_chain(&f, &o, "A fox under the moon");
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.model, "amazon.nova-canvas-v1:0");
+    arena_t a;
+    arena_init(&a);
+    fake_count(g_fake, "invoke"); /* let the log settle */
+    yajl_val log = fake_log(&a, g_fake, "invoke");
+    ASSERT_EQ(log->u.array.len, 3);
+    ASSERT_STREQ(json_get_str(log->u.array.values[2], "model"), "amazon.nova-canvas-v1:0");
+    arena_free(&a);
+    /* A throttled model falls through to the next one (after its own retries). */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"invoke\",\"model\":\"amazon.nova-canvas-v1:0\"},"
+              "\"action\":\"status\",\"status\":500}");
+    run_chain(&f, &o, "A fox in the snow");
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.model, "amazon.titan-image-generator-v2:0");
+    fx_close(&f);
+}
+
+TEST(image_moderation_not_retried)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    /* Stable Image (finish_reasons), then Titan (400 content filters), then SDXL (artifact). */
+    static const char *const models[] = {"stability.stable-image-core-v1:1",
+                                         "amazon.titan-image-generator-v2:0",
+                                         "stability.stable-diffusion-xl-v1"};
+    for (size_t i = 0; i < 3; i++) {
+        fake_reset(g_fake);
+        fake_post(g_fake, "/__fake/faults",
+                  "{\"match\":{\"op\":\"invoke\"},\"action\":\"moderate\"}");
+        img_out_t o;
+        memset(&o, 0, sizeof o);
+        aws_image_req_t r;
+        aws_image_req_init(&r);
+        r.model_id = models[i];
+        r.prompt = "something refused";
+        ASSERT_EQ(aws_image_generate(f.aws, &r, img_cb, &o, NULL), 0);
+        fx_run_until(&f, &o.done, 30000);
+        ASSERT(!o.ok);
+        ASSERT_EQ(o.err.code, AWS_ERR_CONTENT_FILTERED);
+        ASSERT_EQ(o.err.attempts, 1);
+        ASSERT_EQ(fake_count(g_fake, "invoke"), 1);
+    }
+    /* The chain stops at a refusal instead of asking the next model. */
+    fake_reset(g_fake);
+    fake_post(g_fake, "/__fake/faults", "{\"match\":{\"op\":\"invoke\"},\"action\":\"moderate\"}");
+    img_out_t o;
+    run_chain(&f, &o, "something refused");
+    ASSERT_EQ(o.err.code, AWS_ERR_CONTENT_FILTERED);
+    ASSERT_EQ(fake_count(g_fake, "invoke"), 1);
+    fx_close(&f);
+}
+
+TEST(image_request_bodies)
+{
+    aws_image_req_t r;
+    aws_image_req_init(&r);
+    char prompt[700];
+    for (int i = 0; i < 699; i++)
+        prompt[i] = (i % 7 == 6) ? ' ' : 'a';
+    prompt[699] = '\0';
+    r.prompt = prompt;
+    r.width = 768;
+    r.height = 1024;
+    buf_t b;
+    int w, h;
+    arena_t a;
+    char err[64];
+    /* Titan: 512 characters at most, cut at a word boundary; 768x1024 is not allowed. */
+    r.model_id = "amazon.titan-image-generator-v2:0";
+    buf_init(&b, 1 << 20);
+    ASSERT_EQ(aws_image_build_body(&r, &b, &w, &h), 0);
+    arena_init(&a);
+    yajl_val v = json_parse(&a, b.data, b.len, 8, err, sizeof err);
+    ASSERT(v);
+    const char *text = json_get_str(json_get(v, "textToImageParams"), "text");
+    ASSERT(strlen(text) <= 512 && strlen(text) > 500);
+    ASSERT(text[strlen(text) - 1] == 'a' && prompt[strlen(text)] == ' ');
+    ASSERT(w == 896 && h == 1152); /* the nearest allowed ratio (7:9) */
+    arena_free(&a);
+    buf_free(&b);
+    /* SDXL: the negative prompt has weight -1; Stable Image: an aspect ratio, png. */
+    r.negative = "ugly";
+    r.model_id = "stability.stable-diffusion-xl-v1";
+    buf_init(&b, 1 << 20);
+    ASSERT_EQ(aws_image_build_body(&r, &b, &w, &h), 0);
+    ASSERT(strstr(b.data, "\"weight\":-1") != NULL);
+    ASSERT(w == 896 && h == 1152);
+    buf_free(&b);
+    r.model_id = "stability.stable-image-core-v1:1";
+    buf_init(&b, 1 << 20);
+    ASSERT_EQ(aws_image_build_body(&r, &b, &w, &h), 0);
+    ASSERT(strstr(b.data, "\"aspect_ratio\":\"4:5\"") != NULL);
+    ASSERT(strstr(b.data, "\"output_format\":\"png\"") != NULL);
+    buf_free(&b);
+    r.model_id = "amazon.unknown";
+    buf_init(&b, 1 << 20);
+    ASSERT_EQ(aws_image_build_body(&r, &b, NULL, NULL), -EINVAL);
+    buf_free(&b);
+}
+
+/* ---- credentials ---- */
+
+typedef struct {
+    int done;
+    aws_probe_t p;
+    char source[16];
+} probe_out_t;
+
+static void probe_cb(void *arg, const aws_probe_t *p)
+{
+    probe_out_t *o = arg;
+    o->p = *p;
+    snprintf(o->source, sizeof o->source, "%s", p->source);
+    o->p.source = o->source;
+    o->p.message = "";
+    o->done = 1;
+}
+
+TEST(credentials_from_profile_file)
+{
+    shared_fake();
+    need_python();
+    char path[256];
+    snprintf(path, sizeof path, "%s/credentials", g_dir);
+    FILE *fp = fopen(path, "w");
+    ASSERT(fp);
+    fprintf(fp, "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = nope\n\n"
+                "# the one we use\n[storyteller]\naws_access_key_id = AKIDFAKE\n"
+                "aws_secret_access_key = SECRET\n");
+    fclose(fp);
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    aws_config_set(&f.cfg.credentials_file, path);
+    aws_config_set(&f.cfg.profile, "storyteller");
+    fx_start(&f);
+    probe_out_t p = {0};
+    ASSERT_EQ(aws_client_probe(f.aws, probe_cb, &p), 0);
+    fx_run_until(&f, &p.done, 5000);
+    ASSERT(p.p.sigv4 && p.p.polly && p.p.bedrock);
+    ASSERT_STREQ(p.source, "profile");
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST(credentials_from_rotating_container_endpoint)
+{
+    shared_fake();
+    need_python();
+    char script[256], server[600];
+    snprintf(script, sizeof script, "%s/creds.json", g_dir);
+    FILE *fp = fopen(script, "w");
+    ASSERT(fp);
+    /* First a key fake-aws does not know (expiring in 4 s), then the right one. */
+    fprintf(fp, "[{\"AccessKeyId\":\"AKIDSTALE\",\"SecretAccessKey\":\"x\",\"Token\":\"t1\","
+                "\"ExpiresIn\":4},{\"AccessKeyId\":\"AKIDFAKE\",\"SecretAccessKey\":\"SECRET\","
+                "\"ExpiresIn\":3600}]");
+    fclose(fp);
+    snprintf(server, sizeof server, "%s/tests/aws_creds_server.py", source_dir());
+    const char *args[] = {"--script", script, "--auth-token", "container-auth-123", NULL};
+    int cport = spawn_server(server, "creds", args);
+    char tokfile[256];
+    snprintf(tokfile, sizeof tokfile, "%s/ecs-token", g_dir);
+    fp = fopen(tokfile, "w");
+    ASSERT(fp);
+    fprintf(fp, "container-auth-123\n");
+    fclose(fp);
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    char full[128];
+    snprintf(full, sizeof full, "http://127.0.0.1:%d/creds", cport);
+    aws_config_set(&f.cfg.container_full_uri, full);
+    aws_config_set(&f.cfg.container_auth_token_file, tokfile);
+    f.cfg.creds_refresh_margin_s = 2;
+    fx_start(&f);
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT_EQ(o.err.code, AWS_ERR_ACCESS_DENIED); /* AKIDSTALE is refused */
+    aws_creds_info_t ci;
+    aws_client_creds_info(f.aws, &ci);
+    ASSERT_STREQ(ci.access_key_id, "AKIDSTALE");
+    ASSERT_STREQ(ci.source, "container");
+    ASSERT(ci.has_session_token);
+    conv_free(&o);
+    /* The loop keeps running while the refresh happens in the background (2 s before expiry). */
+    uint64_t t0 = uv_hrtime();
+    while (elapsed_ms(t0) < 4000) {
+        aws_client_creds_info(f.aws, &ci);
+        if (ci.fetches >= 2) break;
+        uv_run(&f.loop, UV_RUN_NOWAIT);
+        sleep_ms(10);
+    }
+    ASSERT_EQ(ci.fetches, 2);
+    ASSERT_STREQ(ci.access_key_id, "AKIDFAKE");
+    ASSERT(!ci.has_session_token);
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    conv_free(&o);
+    int st;
+    char *hits = http_local(cport, "GET", "/__hits", NULL, &st);
+    ASSERT(strstr(hits, "\"creds\": 2") != NULL);
+    ASSERT(strstr(hits, "\"unauthorized\": 0") != NULL);
+    fx_close(&f);
+}
+
+TEST(credentials_from_imds)
+{
+    shared_fake();
+    need_python();
+    char script[256], server[600];
+    snprintf(script, sizeof script, "%s/imds.json", g_dir);
+    FILE *fp = fopen(script, "w");
+    ASSERT(fp);
+    fprintf(fp, "[{\"AccessKeyId\":\"AKIDFAKE\",\"SecretAccessKey\":\"SECRET\","
+                "\"ExpiresIn\":3600}]");
+    fclose(fp);
+    snprintf(server, sizeof server, "%s/tests/aws_creds_server.py", source_dir());
+    const char *args[] = {"--script", script, NULL};
+    int port = spawn_server(server, "imds", args);
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    aws_config_set(&f.cfg.imds_endpoint, url);
+    f.cfg.imds_disabled = false;
+    fx_start(&f);
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    aws_creds_info_t ci;
+    aws_client_creds_info(f.aws, &ci);
+    ASSERT_STREQ(ci.source, "imds");
+    ASSERT(ci.expiration > (int64_t)time(NULL) + 3000);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST(bearer_token_and_no_credentials)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    aws_config_set(&f.cfg.bearer_token, "BEARER-KEY-1");
+    fx_start(&f);
+    probe_out_t p = {0};
+    ASSERT_EQ(aws_client_probe(f.aws, probe_cb, &p), 0);
+    fx_run_until(&f, &p.done, 5000);
+    ASSERT(p.p.bedrock && p.p.bearer);
+    ASSERT(!p.p.sigv4 && !p.p.polly);
+    conv_out_t o;
+    run_converse(&f, &o, true, NULL);
+    ASSERT(o.ok);
+    arena_t a;
+    arena_init(&a);
+    fake_count(g_fake, "converse-stream"); /* let the log settle */
+    yajl_val log = fake_log(&a, g_fake, "converse-stream");
+    ASSERT_EQ(log->u.array.len, 1);
+    ASSERT_STREQ(json_get_str(log->u.array.values[0], "auth"), "bearer");
+    arena_free(&a);
+    conv_free(&o);
+    fx_close(&f);
+    /* Neither keys nor a bearer key: every call fails with a typed credentials error. */
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    aws_config_set(&f.cfg.credentials_file, "/nonexistent/credentials");
+    aws_config_set(&f.cfg.config_file, "/nonexistent/config");
+    fx_start(&f);
+    memset(&p, 0, sizeof p);
+    ASSERT_EQ(aws_client_probe(f.aws, probe_cb, &p), 0);
+    fx_run_until(&f, &p.done, 5000);
+    ASSERT(!p.p.bedrock && !p.p.polly);
+    run_converse(&f, &o, false, NULL);
+    ASSERT_EQ(o.err.code, AWS_ERR_CREDENTIALS);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST_MAIN({"signing_without_session_token", signing_without_session_token},
+          {"signing_with_session_token", signing_with_session_token},
+          {"stream_deltas_equal_converse_text", stream_deltas_equal_converse_text},
+          {"midstream_throttle_retried", midstream_throttle_retried},
+          {"throttling_retried_then_succeeds", throttling_retried_then_succeeds},
+          {"model_timeout_and_model_error_not_retried", model_timeout_and_model_error_not_retried},
+          {"backoff_retry_after_and_quota", backoff_retry_after_and_quota},
+          {"inflight_limit_and_cancel", inflight_limit_and_cancel},
+          {"image_chain_skips_end_of_life", image_chain_skips_end_of_life},
+          {"image_moderation_not_retried", image_moderation_not_retried},
+          {"image_request_bodies", image_request_bodies},
+          {"credentials_from_profile_file", credentials_from_profile_file},
+          {"credentials_from_rotating_container_endpoint",
+           credentials_from_rotating_container_endpoint},
+          {"credentials_from_imds", credentials_from_imds},
+          {"bearer_token_and_no_credentials", bearer_token_and_no_credentials})

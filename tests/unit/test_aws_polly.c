@@ -1,0 +1,582 @@
+/* aws client, Polly side: text splitting (pure) and speech jobs through the real net client
+ * against the real tools/fake-aws started with /usr/bin/python3: long text becomes several
+ * SynthesizeSpeech calls joined in order with speech marks offset to match the joined audio. */
+#include "aws/aws_polly.h"
+#include "core/arena.h"
+#include "core/json.h"
+#include "test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+/* ---- processes ---- */
+
+#define MAX_PROCS 8
+static pid_t g_pids[MAX_PROCS];
+static int g_npids;
+static char g_dir[128];
+
+static const char *source_dir(void)
+{
+    static char dir[512];
+    const char *s = getenv("NOVA_SOURCE_DIR");
+    if (s && *s) return s;
+    snprintf(dir, sizeof dir, "%s", __FILE__);
+    char *cut = strstr(dir, "/tests/unit/");
+    if (cut) *cut = '\0';
+    return dir;
+}
+
+static void stop_all(void)
+{
+    for (int i = 0; i < g_npids; i++) {
+        kill(g_pids[i], SIGTERM);
+        waitpid(g_pids[i], NULL, 0);
+    }
+    g_npids = 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int wait_port(const char *path)
+{
+    for (int waited = 0; waited < 20000; waited += 20) {
+        FILE *f = fopen(path, "r");
+        if (f) {
+            int port = 0;
+            int n = fscanf(f, "%d", &port);
+            fclose(f);
+            if (n == 1 && port > 0) return port;
+        }
+        sleep_ms(20);
+    }
+    return -1;
+}
+
+static void need_python(void)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) TEST_SKIP("no /usr/bin/python3");
+    if (!g_dir[0]) {
+        snprintf(g_dir, sizeof g_dir, "/tmp/test_aws.XXXXXX");
+        ASSERT(mkdtemp(g_dir));
+        atexit(stop_all);
+    }
+}
+
+/* Starts a python script with args (NULL-terminated after the script path); returns the port. */
+static int spawn_server(const char *script, const char *tag, const char *const *args)
+{
+    need_python();
+    char pf[256];
+    snprintf(pf, sizeof pf, "%s/%s.port", g_dir, tag);
+    unlink(pf);
+    char *argv[32];
+    int n = 0;
+    argv[n++] = "python3";
+    argv[n++] = (char *)script;
+    argv[n++] = "--port-file";
+    argv[n++] = pf;
+    for (int i = 0; args && args[i] && n < 30; i++)
+        argv[n++] = (char *)args[i];
+    argv[n] = NULL;
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, "/usr/bin/python3", NULL, NULL, argv, environ), 0);
+    ASSERT(g_npids < MAX_PROCS);
+    g_pids[g_npids++] = pid;
+    int port = wait_port(pf);
+    ASSERT(port > 0);
+    return port;
+}
+
+static int fake_start(const char *tag, const char *const *extra)
+{
+    char script[600];
+    snprintf(script, sizeof script, "%s/tools/fake-aws", source_dir());
+    const char *args[24] = {"--port", "0", "--access-key", "AKIDFAKE", "--secret-key", "SECRET"};
+    int n = 6;
+    for (int i = 0; extra && extra[i] && n < 22; i++)
+        args[n++] = extra[i];
+    args[n] = NULL;
+    return spawn_server(script, tag, args);
+}
+
+/* Blocking HTTP/1.1 exchange with a local server (test setup only, never while the loop runs
+ * a request that needs the answer). Returns the body (static buffer) and sets *status. */
+static char *http_local(int port, const char *method, const char *path, const char *body,
+                        int *status)
+{
+    static char resp[1 << 20];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char head[512];
+    size_t bl = body ? strlen(body) : 0;
+    int hl = snprintf(head, sizeof head,
+                      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                      "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+                      method, path, bl);
+    ASSERT(write(fd, head, (size_t)hl) == hl);
+    if (bl) ASSERT(write(fd, body, bl) == (ssize_t)bl);
+    size_t got = 0;
+    ssize_t r;
+    while ((r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fd);
+    resp[got] = '\0';
+    *status = atoi(resp + 9);
+    char *b = strstr(resp, "\r\n\r\n");
+    return b ? b + 4 : resp + got;
+}
+
+static void fake_post(int port, const char *path, const char *json)
+{
+    int st;
+    http_local(port, "POST", path, json, &st);
+    ASSERT_EQ(st, 200);
+}
+
+/* fake-aws writes a request's log entry just after sending the response, so the client can see
+ * the answer a moment before the entry exists: let stragglers land before clearing the log. */
+static void fake_reset(int port)
+{
+    sleep_ms(50);
+    fake_post(port, "/__fake/reset", "{}");
+}
+
+/* Request log entries for op; count returned, fields via the arena tree. */
+static yajl_val fake_log(arena_t *a, int port, const char *op)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/__fake/requests%s%s", op ? "?op=" : "", op ? op : "");
+    int st;
+    char *body = http_local(port, "GET", path, NULL, &st);
+    ASSERT_EQ(st, 200);
+    char err[128];
+    yajl_val v = json_parse(a, body, strlen(body), 32, err, sizeof err);
+    ASSERT(v && YAJL_IS_ARRAY(v));
+    return v;
+}
+
+static size_t fake_count_now(int port, const char *op)
+{
+    arena_t a;
+    arena_init(&a);
+    size_t n = fake_log(&a, port, op)->u.array.len;
+    arena_free(&a);
+    return n;
+}
+
+/* The count once it has stopped changing (see fake_reset): polls until two reads 100 ms apart
+ * agree, for at most 3 s. */
+static size_t fake_count(int port, const char *op)
+{
+    size_t n = fake_count_now(port, op);
+    for (int i = 0; i < 30; i++) {
+        sleep_ms(100);
+        size_t m = fake_count_now(port, op);
+        if (m == n && n > 0) break;
+        n = m;
+    }
+    return n;
+}
+
+/* ---- loop fixture ---- */
+
+typedef struct {
+    uv_loop_t loop;
+    net_client_t *net;
+    aws_client_t *aws;
+    aws_config_t cfg;
+    uv_timer_t watchdog;
+    int expired;
+} fx_t;
+
+static void watchdog_cb(uv_timer_t *t)
+{
+    ((fx_t *)t->data)->expired = 1;
+}
+
+static void fx_cfg(fx_t *f, int port)
+{
+    memset(f, 0, sizeof *f);
+    aws_config_defaults(&f->cfg);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    aws_config_set(&f->cfg.bedrock_endpoint, url);
+    aws_config_set(&f->cfg.polly_endpoint, url);
+    aws_config_set(&f->cfg.region, "us-east-1");
+    aws_config_set(&f->cfg.access_key_id, "AKIDFAKE");
+    aws_config_set(&f->cfg.secret_access_key, "SECRET");
+    f->cfg.imds_disabled = true;
+    f->cfg.backoff_base_ms = 20;
+}
+
+static void fx_start(fx_t *f)
+{
+    ASSERT_EQ(uv_loop_init(&f->loop), 0);
+    net_config_t nc;
+    net_config_defaults(&nc);
+    f->net = net_client_new(&f->loop, &nc);
+    ASSERT(f->net);
+    f->aws = aws_client_new(&f->loop, f->net, &f->cfg);
+    ASSERT(f->aws);
+    uv_timer_init(&f->loop, &f->watchdog);
+    f->watchdog.data = f;
+}
+
+static void fx_run_until(fx_t *f, const int *flag, long max_ms)
+{
+    f->expired = 0;
+    uv_timer_start(&f->watchdog, watchdog_cb, (uint64_t)max_ms, 0);
+    while (!*flag && !f->expired)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    uv_timer_stop(&f->watchdog);
+    ASSERT(*flag);
+}
+
+static void set_flag(void *arg)
+{
+    *(int *)arg = 1;
+}
+
+static void set_flag_timer(uv_timer_t *t)
+{
+    *(int *)t->data = 1;
+}
+
+static void fx_close(fx_t *f)
+{
+    int aws_closed = 0, net_closed = 0;
+    aws_client_close(f->aws, set_flag, &aws_closed);
+    fx_run_until(f, &aws_closed, 10000);
+    net_client_close(f->net, set_flag, &net_closed);
+    fx_run_until(f, &net_closed, 10000);
+    uv_close((uv_handle_t *)&f->watchdog, NULL);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_loop_close(&f->loop), 0);
+    aws_config_free(&f->cfg);
+}
+
+static int g_fake;
+
+static void shared_fake(void)
+{
+    if (!g_fake) g_fake = fake_start("fake", NULL);
+    fake_reset(g_fake);
+}
+
+/* ---- splitting ---- */
+
+static size_t count_chars(const char *s, size_t a, size_t b)
+{
+    size_t n = 0;
+    for (size_t i = a; i < b; i++)
+        if (((unsigned char)s[i] & 0xC0) != 0x80) n++;
+    return n;
+}
+
+static bool is_word_byte(char ch)
+{
+    return ch != ' ' && ch != '\n' && ch != '\t';
+}
+
+static void check_spans(const char *text, size_t max)
+{
+    aws_span_t *sp;
+    size_t n;
+    size_t len = strlen(text);
+    ASSERT_EQ(aws_polly_split(text, len, max, &sp, &n), 0);
+    size_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        ASSERT_EQ(sp[i].start, pos); /* consecutive, nothing lost */
+        ASSERT(sp[i].end > sp[i].start);
+        ASSERT(sp[i].chars <= max);
+        ASSERT_EQ(sp[i].chars, count_chars(text, sp[i].start, sp[i].end));
+        /* Never inside a word (the inputs here have no word longer than max). */
+        if (sp[i].end < len)
+            ASSERT(!(is_word_byte(text[sp[i].end - 1]) && is_word_byte(text[sp[i].end])));
+        pos = sp[i].end;
+    }
+    ASSERT_EQ(pos, len);
+    free(sp);
+}
+
+TEST(split_sentences_clauses_words)
+{
+    check_spans("One. Two! Three? Four.", 10);
+    check_spans("A long sentence, with commas, and clauses; then more words without end", 20);
+    check_spans("Ünïcödé wörds ärë cöüntéd äs chäräctérs, nöt bytés. Ënd.", 12);
+    /* Sentence boundaries win over commas when both fit. */
+    aws_span_t *sp;
+    size_t n;
+    const char *t = "First one, short. Second, also short. Third.";
+    ASSERT_EQ(aws_polly_split(t, strlen(t), 30, &sp, &n), 0);
+    ASSERT_EQ(n, 2);
+    ASSERT_EQ(sp[0].end, strlen("First one, short. "));
+    free(sp);
+    /* A single word longer than the limit is the only thing ever cut. */
+    t = "abcdefghijklmnopqrstuvwxyz";
+    ASSERT_EQ(aws_polly_split(t, strlen(t), 10, &sp, &n), 0);
+    ASSERT_EQ(n, 3);
+    ASSERT_EQ(sp[2].end, 26);
+    free(sp);
+    ASSERT_EQ(aws_polly_split("x", 1, 0, &sp, &n), -EINVAL);
+    ASSERT_EQ(aws_polly_split("", 0, 10, &sp, &n), 0);
+    ASSERT_EQ(n, 0);
+}
+
+/* A ~9,000-character story from varied sentences. */
+static char *make_story(size_t target)
+{
+    static const char *const parts[] = {
+        "Once upon a time, a small fox named Ember lived at the edge of a quiet forest.",
+        "Every night she climbed the hill and counted the stars, one by one, until she slept.",
+        "The owl told her stories of mountains far away; the rabbit sang about the spring.",
+        "Could a lantern in the snow really glow like a tiny moon?",
+        "She carried it home carefully, and all the animals came to see the light!",
+        "When morning came, the snow had melted and the birds were singing again."};
+    buf_t b;
+    buf_init(&b, 1 << 20);
+    for (size_t i = 0; b.len < target; i++) {
+        buf_append_str(&b, parts[i % 6]);
+        buf_append_str(&b, (i % 5 == 4) ? "\n\n" : " ");
+    }
+    return buf_steal(&b, NULL);
+}
+
+/* ---- speech ---- */
+
+typedef struct {
+    int done;
+    bool ok;
+    aws_error_t err;
+    aws_speech_res_t r;
+    uint8_t *pcm;
+    aws_speech_mark_t *marks;
+} speak_out_t;
+
+static void speak_cb(void *arg, const aws_error_t *err, aws_speech_res_t *res)
+{
+    speak_out_t *o = arg;
+    o->done = 1;
+    if (err) {
+        o->err = *err;
+        return;
+    }
+    o->ok = true;
+    o->r = *res;
+    o->pcm = res->pcm;
+    res->pcm = NULL;
+    /* Marks belong to the library: copy what the test checks. */
+    o->marks = calloc(res->mark_count ? res->mark_count : 1, sizeof *o->marks);
+    for (size_t i = 0; i < res->mark_count; i++) {
+        o->marks[i] = res->marks[i];
+        o->marks[i].value = strdup(res->marks[i].value);
+    }
+}
+
+static void speak_free(speak_out_t *o)
+{
+    free(o->pcm);
+    for (size_t i = 0; o->marks && i < o->r.mark_count; i++)
+        free(o->marks[i].value);
+    free(o->marks);
+}
+
+TEST(long_story_split_joined_with_marks)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    char *story = make_story(9000);
+    size_t len = strlen(story);
+    ASSERT(len >= 9000);
+    speak_out_t o = {0};
+    aws_speech_req_t r = {.text = story, .voice_id = "Joanna", .marks = true};
+    ASSERT_EQ(aws_polly_speak(f.aws, &r, speak_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 60000);
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.r.engine, "neural"); /* Joanna supports neural */
+    ASSERT(o.r.chunks >= 3);
+    ASSERT_EQ(o.r.billed_chars, len); /* every character synthesized once */
+    ASSERT_EQ(o.r.sample_rate, 16000);
+    arena_t a;
+    arena_init(&a);
+    fake_count(g_fake, "speech"); /* let the log settle */
+    yajl_val log = fake_log(&a, g_fake, "speech");
+    size_t audio_calls = 0, chars = 0;
+    for (size_t i = 0; i < log->u.array.len; i++) {
+        yajl_val e = log->u.array.values[i];
+        const char *fmt = json_get_str(e, "format");
+        int64_t tc = 0, st = 0;
+        json_get_int(e, "status", &st);
+        ASSERT_EQ(st, 200);
+        ASSERT_STREQ(json_get_str(e, "engine"), "neural");
+        if (fmt && strcmp(fmt, "pcm") == 0) {
+            audio_calls++;
+            json_get_int(e, "text_chars", &tc);
+            ASSERT(tc <= 3000);
+            chars += (size_t)tc;
+        }
+    }
+    ASSERT(audio_calls >= 3);
+    ASSERT_EQ(chars, len); /* sum of chunk lengths = input */
+    arena_free(&a);
+    /* Marks: monotonic in time and text, inside the joined audio, words match the text. */
+    double dur_ms = (double)o.r.pcm_len / 2.0 / 16000.0 * 1000.0;
+    ASSERT(o.r.mark_count > 1000);
+    size_t words = 0, sentences = 0, last_start = 0;
+    uint32_t last_time = 0;
+    for (size_t i = 0; i < o.r.mark_count; i++) {
+        const aws_speech_mark_t *m = &o.marks[i];
+        ASSERT(m->time_ms >= last_time);
+        ASSERT(m->start >= last_start);
+        ASSERT(m->time_ms < dur_ms);
+        ASSERT(m->end <= len && m->end > m->start);
+        ASSERT_EQ(strlen(m->value), m->end - m->start);
+        ASSERT(memcmp(story + m->start, m->value, m->end - m->start) == 0);
+        if (m->type == AWS_MARK_WORD)
+            words++;
+        else
+            sentences++;
+        last_time = m->time_ms;
+        last_start = m->start;
+    }
+    ASSERT(sentences > 50);
+    /* The last word of the story is the last word mark: nothing lost at the seams. */
+    ASSERT_STREQ(o.marks[o.r.mark_count - 1].value, "again");
+    ASSERT(words > 1500);
+    /* Audio: the last word's tone burst really is there (non-silent samples at its time). */
+    const aws_speech_mark_t *lw = &o.marks[o.r.mark_count - 1];
+    size_t at = (size_t)lw->time_ms * 16 * 2 + 200;
+    ASSERT(at + 64 < o.r.pcm_len);
+    int loud = 0;
+    for (size_t k = 0; k < 64; k += 2) {
+        int16_t s = (int16_t)(o.pcm[at + k] | (o.pcm[at + k + 1] << 8));
+        if (s > 500 || s < -500) loud++;
+    }
+    ASSERT(loud > 0);
+    speak_free(&o);
+    free(story);
+    fx_close(&f);
+}
+
+typedef struct {
+    int done;
+    bool ok;
+    size_t n;
+    unsigned celine, joanna;
+} voices_out_t;
+
+static void voices_cb(void *arg, const aws_error_t *err, const aws_voice_t *v, size_t n)
+{
+    voices_out_t *o = arg;
+    o->done = 1;
+    o->ok = err == NULL;
+    o->n = n;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(v[i].id, "Celine") == 0) o->celine = v[i].engines;
+        if (strcmp(v[i].id, "Joanna") == 0) o->joanna = v[i].engines;
+    }
+}
+
+TEST(voices_cached_and_engine_per_voice)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    voices_out_t v = {0};
+    ASSERT_EQ(aws_polly_describe_voices(f.aws, "en-US", voices_cb, &v), 0);
+    ASSERT(!v.done);
+    fx_run_until(&f, &v.done, 10000);
+    ASSERT(v.ok && v.n >= 10);
+    ASSERT(v.joanna & AWS_ENGINE_NEURAL);
+    memset(&v, 0, sizeof v);
+    ASSERT_EQ(aws_polly_describe_voices(f.aws, "en-US", voices_cb, &v), 0);
+    ASSERT(!v.done); /* cached answers are asynchronous too */
+    fx_run_until(&f, &v.done, 10000);
+    ASSERT(v.ok);
+    ASSERT_EQ(fake_count(g_fake, "voices"), 1);
+    /* Celine (fr-FR) supports only the standard engine: chosen from DescribeVoices. */
+    speak_out_t o = {0};
+    aws_speech_req_t r = {.text = "Bonjour. Une petite histoire.", .voice_id = "Celine"};
+    ASSERT_EQ(aws_polly_speak(f.aws, &r, speak_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 20000);
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.r.engine, "standard");
+    ASSERT(o.r.pcm_len > 16000); /* more than half a second of audio */
+    ASSERT_EQ(o.r.mark_count, 0);
+    speak_free(&o);
+    /* An explicit engine is used as is; Polly's 400 ThrottlingException is retried. */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"speech\"},\"action\":\"throttle\",\"times\":1}");
+    memset(&o, 0, sizeof o);
+    aws_speech_req_t r2 = {.text = "Hello there.", .voice_id = "Ruth", .engine = "generative"};
+    ASSERT_EQ(aws_polly_speak(f.aws, &r2, speak_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 20000);
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.r.engine, "generative");
+    aws_op_counts_t n;
+    ASSERT_EQ(aws_client_op_counts(f.aws, "synthesize_speech", &n), 0);
+    ASSERT_EQ(n.throttles, 1);
+    ASSERT_EQ(n.retries, 1);
+    speak_free(&o);
+    /* A Polly error that is not retryable reaches the caller typed. */
+    memset(&o, 0, sizeof o);
+    aws_speech_req_t r3 = {.text = "Hello.", .voice_id = "Kevin", .engine = "standard"};
+    ASSERT_EQ(aws_polly_speak(f.aws, &r3, speak_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 20000);
+    ASSERT(!o.ok);
+    ASSERT_EQ(o.err.code, AWS_ERR_VALIDATION);
+    ASSERT_STREQ(o.err.type, "EngineNotSupportedException");
+    fx_close(&f);
+}
+
+TEST(speech_cancel)
+{
+    shared_fake();
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":2000}");
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    char *story = make_story(7000);
+    speak_out_t o = {0};
+    aws_speech_t *s;
+    aws_speech_req_t r = {.text = story, .voice_id = "Joanna", .engine = "neural"};
+    ASSERT_EQ(aws_polly_speak(f.aws, &r, speak_cb, &o, &s), 0);
+    uv_timer_t t;
+    uv_timer_init(&f.loop, &t);
+    int fired = 0;
+    t.data = &fired;
+    uv_timer_start(&t, set_flag_timer, 200, 0);
+    fx_run_until(&f, &fired, 5000);
+    ASSERT_EQ(aws_speech_cancel(s), 0);
+    fx_run_until(&f, &o.done, 3000);
+    ASSERT_EQ(o.err.code, AWS_ERR_CANCELLED);
+    uv_close((uv_handle_t *)&t, NULL);
+    free(story);
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":0}");
+    fx_close(&f);
+}
+
+TEST_MAIN({"split_sentences_clauses_words", split_sentences_clauses_words},
+          {"long_story_split_joined_with_marks", long_story_split_joined_with_marks},
+          {"voices_cached_and_engine_per_voice", voices_cached_and_engine_per_voice},
+          {"speech_cancel", speech_cancel})
