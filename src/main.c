@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "api/accounts.h"
 #include "api/app.h"
 #include "core/config.h"
 #include "core/log.h"
@@ -93,7 +94,10 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
     }
     char err[512];
     int rc = api_db_start(&m.app, err, sizeof err);
-    if (rc != 0) log_error("main", "database: %s", err);
+    if (rc != 0)
+        log_error("main", "database: %s", err);
+    else if ((rc = api_accounts_start(cfg, err, sizeof err)) != 0)
+        log_error("main", "accounts: %s", err);
     else if ((rc = http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err)) != 0)
         log_error("main", "%s", err);
     if (rc != 0) {
@@ -244,6 +248,8 @@ int main(int argc, char **argv)
         } else {
             rc = 0;
         }
+    } else if (strcmp(cmd, "createsuperuser") == 0) {
+        rc = api_createsuperuser_main(&cfg, argc - argi, argv + argi);
     } else {
         fprintf(stderr, "nova-storyteller: unknown command \"%s\"\n%s", cmd, usage);
         rc = 2;

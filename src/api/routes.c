@@ -1,4 +1,5 @@
 /* routes: the table of every endpoint, in one place, so the API surface can be read at a glance. */
+#include "api/accounts.h"
 #include "api/app.h"
 #include "http/router.h"
 
@@ -7,6 +8,25 @@ static const http_route_t api__routes[] = {
     {HTTP_M_GET, "/readyz", api_readyz, 0, 0},
     {HTTP_M_GET, "/metrics", api_metrics, 0, 0},
     {HTTP_M_GET, "/api/health-check/", api_health_check, 0, 0},
+    {HTTP_M_POST, "/api/register/", api_register, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_POST, "/api/login/", api_login, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_POST, "/api/logout/", api_logout, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_GET, "/api/current-user/", api_current_user, 0, 0, NULL},
+    {HTTP_M_GET, "/api/profile/", api_profile_get, 0, 0, NULL},
+    {HTTP_M_PATCH, "/api/profile/", api_profile_patch, API_PROFILE_MAX_BODY, 0, NULL},
+    {HTTP_M_PUT, "/api/profile/", api_profile_patch, API_PROFILE_MAX_BODY, 0, NULL},
+    {HTTP_M_GET, "/api/avatars/{str}", api_avatar_get, 0, 0, NULL},
+    {HTTP_M_POST, "/api/change-password/", api_change_password, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_POST, "/api/password-reset/", api_password_reset, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_POST, "/api/password-reset/confirm/", api_password_reset_confirm, API_ACCOUNTS_MAX_BODY,
+     0, NULL},
+    {HTTP_M_POST, "/api/unlock-screen/", api_unlock_screen, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_GET, "/api/users/", api_users_list, 0, 0, NULL},
+    {HTTP_M_GET, "/api/users/{int}/", api_users_get, 0, 0, NULL},
+    {HTTP_M_PATCH, "/api/users/{int}/", api_users_patch, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_PUT, "/api/users/{int}/", api_users_patch, API_ACCOUNTS_MAX_BODY, 0, NULL},
+    {HTTP_M_PATCH, "/api/users/{int}/toggle_active/", api_users_toggle_active,
+     API_ACCOUNTS_MAX_BODY, 0, NULL},
 };
 
 void api_bench_echo(http_req_t *req);

@@ -1,5 +1,8 @@
 #include "core/config.h"
 
+#include "core/crypto.h"
+#include "core/log.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -80,10 +83,36 @@ static const config__entry_t config__table[] = {
     CS("NOVA_SQL_DIR", sql_dir, "", "Folder of NNNN_name.sql migrations (default: built-in path)."),
     CB("NOVA_MIGRATE_ON_START", migrate_on_start, "1",
        "Apply pending migrations when serving starts."),
+    CI("NOVA_TOKEN_TTL_DAYS", token_ttl_days, "30", 1, 3650,
+       "Sign-in tokens expire after this many days without use (sliding)."),
+    CI("NOVA_ARGON2_MEMORY_KIB", argon2_memory_kib, "19456", 64, 4194304,
+       "argon2id memory cost per password hash, in KiB (OWASP: 19456)."),
+    CI("NOVA_ARGON2_ITERATIONS", argon2_iterations, "2", 1, 64, "argon2id time cost (passes)."),
+    CI("NOVA_ARGON2_PARALLELISM", argon2_parallelism, "1", 1, 16, "argon2id lanes per hash."),
+    CI("NOVA_LOGIN_MAX_FAILURES", login_max_failures, "10", 1, 1000000,
+       "Failed sign-ins per client address and per account within the window before 429."),
+    CI("NOVA_LOGIN_WINDOW_S", login_window_s, "300", 1, 86400,
+       "Window of the sign-in failure counters, in seconds."),
+    CI("NOVA_PASSWORD_RESET_TTL_MIN", password_reset_ttl_min, "60", 1, 10080,
+       "Minutes a password-reset token stays valid (it works once)."),
+    CS("NOVA_MAIL", mail, "log",
+       "Mailer for password-reset links: \"log\" writes them to the log."),
+    CS("NOVA_ADMIN_EMAIL", admin_email, "",
+       "When set with NOVA_ADMIN_PASSWORD, this superuser is created at start if missing."),
+    CS("NOVA_ADMIN_USERNAME", admin_username, "admin",
+       "Username of the administrator created from NOVA_ADMIN_EMAIL."),
+    CS("NOVA_ADMIN_PASSWORD", admin_password, "",
+       "Password for NOVA_ADMIN_EMAIL and createsuperuser (never logged)."),
     CS("NOVA_SECRET_KEY", secret_key, "",
        "Secret for signed media URLs and tickets (default: random per start, URLs then expire on "
        "restart)."),
     CB("NOVA_BENCH_ROUTES", bench_routes, "0", "Enable benchmark-only routes under /bench/."),
+    CS("NOVA_MEDIA_DIR", media_dir, "./var/media",
+       "Folder of story images, narration audio and scene pictures (created when missing)."),
+    CI("NOVA_MAX_UPLOAD_BYTES", max_upload_bytes, "10485760", 1024, 1073741824,
+       "Largest multipart/form-data body (story and scene images); larger gives 413."),
+    CI("NOVA_MEDIA_URL_TTL_S", media_url_ttl_s, "86400", 60, 31536000,
+       "Lifetime in seconds of the signed media URLs in API responses."),
 };
 
 #define CONFIG__N (sizeof config__table / sizeof config__table[0])
@@ -152,6 +181,24 @@ int config_load(config_t *cfg, char *err, size_t errlen)
             return -1;
         }
         memcpy(field, &n, sizeof n);
+    }
+    if (!cfg->secret_key[0]) {
+        /* No configured secret: a random key for this run (workers forked later share it), so
+         * signed URLs work until the next restart. */
+        uint8_t key[32];
+        char *hex = malloc(2 * sizeof key + 1);
+        if (!hex || crypto_random(key, sizeof key) != 0) {
+            free(hex);
+            snprintf(err, errlen, "cannot generate a random NOVA_SECRET_KEY");
+            config_free(cfg);
+            return -1;
+        }
+        crypto_hex_encode(key, sizeof key, hex, 2 * sizeof key + 1);
+        crypto_wipe(key, sizeof key);
+        free(cfg->secret_key);
+        cfg->secret_key = hex;
+        log_warn("config", "NOVA_SECRET_KEY is not set: using a random key for this run (signed "
+                           "media URLs stop working at restart)");
     }
     return 0;
 }

@@ -45,9 +45,27 @@ typedef struct {
     char *sql_dir;
     int64_t migrate_on_start;
 
+    /* accounts and authentication */
+    int64_t token_ttl_days;
+    int64_t argon2_memory_kib;
+    int64_t argon2_iterations;
+    int64_t argon2_parallelism;
+    int64_t login_max_failures;
+    int64_t login_window_s;
+    int64_t password_reset_ttl_min;
+    char *mail;        /* mailer: "log" */
+    char *admin_email; /* first administrator, created at start when set */
+    char *admin_username;
+    char *admin_password; /* never logged */
+
     /* secrets and misc */
-    char *secret_key;
+    char *secret_key; /* when empty at start, config_load puts a random per-process key here */
     int64_t bench_routes;
+
+    /* story media */
+    char *media_dir;          /* root of story files (images, audio, scenes) */
+    int64_t max_upload_bytes; /* multipart/form-data bodies (story images) */
+    int64_t media_url_ttl_s;  /* lifetime of signed media URLs */
 } config_t;
 
 /* Fills cfg from the environment (getenv) with defaults for unset variables. On error writes a

@@ -88,6 +88,9 @@ const char *http_req_query(http_req_t *req, const char *name);
  * and returns NULL: the handler just returns. */
 yajl_val http_req_json(http_req_t *req);
 
+/* The client's address ("127.0.0.1:5555", "[::1]:5555"), or "" once the connection is gone. */
+const char *http_req_peer(const http_req_t *req);
+
 /* Adds a response header (copied into the arena). */
 void http_res_header(http_req_t *req, const char *name, const char *value);
 
@@ -110,6 +113,14 @@ int http_stream_start(http_req_t *req, int status, const char *content_type, siz
                       void (*on_drain)(http_req_t *req, void *arg), void *arg);
 int http_stream_write(http_req_t *req, const void *data, size_t len);
 void http_stream_end(http_req_t *req);
+
+/* Answers with status, content_type, the headers added so far and Content-Length len, then len
+ * bytes of the open file fd starting at offset (only the head for HEAD requests). The body is
+ * read in bounded chunks without blocking the loop (sendfile.c). Takes ownership of fd: it is
+ * closed when the answer ends, also when the client leaves. If the file turns out shorter than
+ * len, the connection is closed (the body cannot be completed). */
+void http_respond_file(http_req_t *req, int status, const char *content_type, uv_file fd,
+                       uint64_t offset, uint64_t len);
 
 /* For streaming body sinks (router.h): stop reading the client while the sink catches up (the
  * body idle timeout is suspended meanwhile), resume later; record why the body is refused. */

@@ -174,6 +174,11 @@ yajl_val http_req_json(http_req_t *req)
     return v;
 }
 
+const char *http_req_peer(const http_req_t *req)
+{
+    return req->conn ? req->conn->peer : "";
+}
+
 void http_res_header(http_req_t *req, const char *name, const char *value)
 {
     if (req->nres_headers == req->res_headers_cap) {
@@ -262,6 +267,11 @@ static void resp__head(http_req_t *req, buf_t *b, int status, const char *ctype,
     for (size_t i = 0; i < req->nres_headers; i++)
         buf_printf(b, "%s: %s\r\n", req->res_headers[i].name, req->res_headers[i].value);
     buf_append_str(b, "\r\n");
+}
+
+void http__response_head(http_req_t *req, buf_t *b, int status, const char *ctype, long long clen)
+{
+    resp__head(req, b, status, ctype, clen, false);
 }
 
 static void resp__finish(http_req_t *req)

@@ -16,7 +16,7 @@ LAT=${BENCH_AWS_LATENCY_MS:-200}
 REPEATS=${BENCH_AWS_REPEATS:-3}
 
 /usr/bin/python3 "$ROOT/tools/fake-aws" --port 0 --port-file "$WORK/port" --access-key AKIDFAKE \
-    --secret-key SECRET --latency-ms "$LAT" >/dev/null 2>&1 &
+    --secret-key SECRET --latency-ms "$LAT" --processes "${BENCH_AWS_FAKE_PROCESSES:-2}" >/dev/null 2>&1 &
 FAKE=$!
 trap 'kill $FAKE 2>/dev/null; wait $FAKE 2>/dev/null; rm -rf "$WORK"' EXIT
 for _ in $(seq 300); do [ -s "$WORK/port" ] && break; sleep 0.05; done

@@ -419,6 +419,9 @@ def parse_args(argv):
     p.add_argument("--image-blocked-word", action="append", default=[], metavar="WORD",
                    help="prompt word that makes image models refuse (repeatable)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    p.add_argument("--processes", type=int, default=1,
+                   help="serve the one listening socket from N forked processes (benchmarks only: "
+                        "faults and the request log are then per process)")
     return p.parse_args(argv)
 
 
@@ -442,7 +445,22 @@ def main(argv=None):
         _write_port_file(a.port_file, port)
     print("listening on http://%s:%d" % (a.host, port), flush=True)
 
+    # Pre-fork: every child accepts from the same listening socket. One Python process is bound
+    # by its GIL to roughly one core; a benchmark with many calls in flight needs more.
+    children = []
+    for _ in range(max(0, a.processes - 1)):
+        pid = os.fork()
+        if pid == 0:
+            children = []
+            break
+        children.append(pid)
+
     def stop(*_):
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except OSError:
+                pass
         threading.Thread(target=srv.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
