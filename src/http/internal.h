@@ -126,6 +126,8 @@ int http__conn_write(http_conn_t *c, char *data, size_t len); /* takes ownership
 void http__request_free(http_req_t *req);
 void http__send_error_and_close(http_conn_t *c, int status, const char *msg);
 const char *http__date(http_server_t *srv);
+/* The status line and headers of a response with Content-Length clen (for sendfile.c). */
+void http__response_head(http_req_t *req, buf_t *b, int status, const char *ctype, long long clen);
 void http__finish_log(http_req_t *req);
 
 /* cors.c */
