@@ -12,6 +12,7 @@
 
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/static.h"
 #include "core/config.h"
 #include "core/log.h"
 #include "db/db_migrate.h"
@@ -88,6 +89,8 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         log_error("main", "cannot create the HTTP server");
         return 1;
     }
+    if (api_static_init(cfg->web_dir) < 0)
+        log_warn("main", "no browser app in %s: / and /assets/ will answer 404", cfg->web_dir);
     if (api_routes_register(m.app.http, cfg) != 0) {
         log_error("main", "invalid route table");
         return 1;
@@ -107,6 +110,7 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         uv_run(&loop, UV_RUN_DEFAULT);
         http_server_free(m.app.http);
         uv_loop_close(&loop);
+        api_static_free();
         return 1;
     }
     uv_signal_init(&loop, &m.sigterm);
@@ -119,6 +123,7 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
     uv_walk(&loop, main__walk_close, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     http_server_free(m.app.http);
+    api_static_free();
     rc = uv_loop_close(&loop);
     if (rc != 0) log_warn("main", "loop closed with open handles: %s", uv_strerror(rc));
     return m.exit_code;

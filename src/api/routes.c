@@ -1,6 +1,7 @@
 /* routes: the table of every endpoint, in one place, so the API surface can be read at a glance. */
 #include "api/accounts.h"
 #include "api/app.h"
+#include "api/static.h"
 #include "http/router.h"
 
 static const http_route_t api__routes[] = {
@@ -8,6 +9,11 @@ static const http_route_t api__routes[] = {
     {HTTP_M_GET, "/readyz", api_readyz, 0, 0},
     {HTTP_M_GET, "/metrics", api_metrics, 0, 0},
     {HTTP_M_GET, "/api/health-check/", api_health_check, 0, 0},
+    /* the browser app (src/web), loaded into memory at start */
+    {HTTP_M_GET, "/", api_static_index, 0, 0, NULL},
+    {HTTP_M_GET, "/assets/{str}", api_static_asset, 0, 0, NULL},
+    {HTTP_M_GET, "/assets/{str}/{str}", api_static_asset, 0, 0, NULL},
+    {HTTP_M_GET, "/assets/{str}/{str}/{str}", api_static_asset, 0, 0, NULL},
     {HTTP_M_POST, "/api/register/", api_register, API_ACCOUNTS_MAX_BODY, 0, NULL},
     {HTTP_M_POST, "/api/login/", api_login, API_ACCOUNTS_MAX_BODY, 0, NULL},
     {HTTP_M_POST, "/api/logout/", api_logout, API_ACCOUNTS_MAX_BODY, 0, NULL},

@@ -48,6 +48,8 @@ static const config__entry_t config__table[] = {
        "Origins allowed by CORS, comma-separated and exact (e.g. http://localhost:3000)."),
     CS("NOVA_PUBLIC_URL", public_url, "",
        "Public base URL for absolute links (default: from the request's Host header)."),
+    CS("NOVA_WEB_DIR", web_dir, NOVA_DEFAULT_WEB_DIR,
+       "Folder of the browser app served at / and /assets/ (loaded into memory at start)."),
     CI("NOVA_MAX_HEADER_BYTES", max_header_bytes, "16384", 1024, 1048576,
        "Request line plus headers, in bytes; more gives 431."),
     CI("NOVA_MAX_HEADERS", max_headers, "100", 4, 1000, "Request header count; more gives 431."),
