@@ -89,8 +89,9 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         log_error("main", "cannot create the HTTP server");
         return 1;
     }
-    if (api_static_init(cfg->web_dir) < 0)
-        log_warn("main", "no browser app in %s: / and /assets/ will answer 404", cfg->web_dir);
+    const char *web_dir = cfg->web_dir && *cfg->web_dir ? cfg->web_dir : NOVA_DEFAULT_WEB_DIR;
+    if (api_static_init(web_dir) < 0)
+        log_warn("main", "no browser app in %s: / and /assets/ will answer 404", web_dir);
     if (api_routes_register(m.app.http, cfg) != 0) {
         log_error("main", "invalid route table");
         return 1;

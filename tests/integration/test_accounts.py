@@ -527,9 +527,9 @@ class HashingCost(unittest.TestCase):
                     (unknown, {"email": uniq() + "@example.org", "password": "not it %d!" % i})]
             for out, body in (pair if i % 2 else pair[::-1]):
                 out.append(timed(body))
-        # The lower quartile estimates the cost itself; the upper samples mostly measure other
-        # processes on a busy machine.
-        qw, qu = sorted(wrong)[len(wrong) // 4], sorted(unknown)[len(unknown) // 4]
+        # The fastest sample of each estimates the cost itself; slower samples mostly measure other
+        # processes competing for a busy 2-core machine (CI runs tests in parallel).
+        qw, qu = min(wrong), min(unknown)
         print("\nlogin failures: wrong password median %.1f ms, q1 %.1f ms; unknown email median %.1f ms, "
               "q1 %.1f ms" % (statistics.median(wrong) * 1e3, qw * 1e3, statistics.median(unknown) * 1e3, qu * 1e3))
         self.assertGreater(qw, 0.005, "hashing looks disabled")
