@@ -45,6 +45,7 @@ static void main__on_drained(void *arg)
 {
     main__ctx_t *m = arg;
     log_info("main", "all connections closed; exiting");
+    api_providers_stop(&m->app, NULL, NULL);
     api_db_stop(&m->app, NULL, NULL);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
@@ -102,10 +103,13 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         log_error("main", "database: %s", err);
     else if ((rc = api_accounts_start(cfg, err, sizeof err)) != 0)
         log_error("main", "accounts: %s", err);
+    else if ((rc = api_providers_start(&m.app, err, sizeof err)) != 0)
+        log_error("main", "providers: %s", err);
     else if ((rc = http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err)) != 0)
         log_error("main", "%s", err);
     if (rc != 0) {
         /* Close whatever was opened so the process exits without leaks. */
+        api_providers_stop(&m.app, NULL, NULL);
         api_db_stop(&m.app, NULL, NULL);
         uv_walk(&loop, main__walk_close, NULL);
         uv_run(&loop, UV_RUN_DEFAULT);

@@ -10,12 +10,18 @@
 #include "http/server.h"
 
 typedef struct db_pool db_pool_t;
+typedef struct providers providers_t;
+typedef struct net_client net_client_t;
+typedef struct aws_client aws_client_t;
 
 typedef struct {
     uv_loop_t *loop;
     const config_t *cfg;
     http_server_t *http;
     db_pool_t *db; /* NULL when no database is configured */
+    providers_t *providers; /* text/vision/speech/image providers (providers/registry.h) */
+    net_client_t *net;      /* outbound HTTP: libcurl-multi on the loop */
+    aws_client_t *aws;      /* Bedrock and Polly, used when credentials resolve */
     uint64_t started_ns;
 } app_t;
 
@@ -37,6 +43,13 @@ int api_db_start(app_t *app, char *err, size_t errlen);
 void api_db_stop(app_t *app, void (*done)(void *), void *arg);
 bool api_db_failed(http_req_t *req, const db_result_t *res);
 void api_db_unavailable(http_req_t *req);
+
+/* Providers (api/providers_glue.c): the HTTP and AWS clients and the provider registry, chosen
+ * once at start (api_providers_start probes the AWS credential chain first). api_providers_stop
+ * closes them in order, then calls done(arg). GET /api/providers/ describes them. */
+int api_providers_start(app_t *app, char *err, size_t errlen);
+void api_providers_stop(app_t *app, void (*done)(void *), void *arg);
+void api_providers(http_req_t *req);
 
 /* Writes an ISO 8601 UTC timestamp with microseconds ("2026-11-25T22:30:00.123456Z"). */
 void api_iso_now(char *out, size_t cap);

@@ -9,6 +9,7 @@ static const http_route_t api__routes[] = {
     {HTTP_M_GET, "/readyz", api_readyz, 0, 0},
     {HTTP_M_GET, "/metrics", api_metrics, 0, 0},
     {HTTP_M_GET, "/api/health-check/", api_health_check, 0, 0},
+    {HTTP_M_GET, "/api/providers/", api_providers, 0, 0, NULL},
     /* the browser app (src/web), loaded into memory at start */
     {HTTP_M_GET, "/", api_static_index, 0, 0, NULL},
     {HTTP_M_GET, "/assets/{str}", api_static_asset, 0, 0, NULL},

@@ -60,6 +60,14 @@ typedef struct {
     char *admin_username;
     char *admin_password; /* never logged */
 
+    /* providers */
+    char *text_provider, *vision_provider, *speech_provider, *image_provider;
+    char *openai_base_url, *openai_api_key, *openai_model;
+    char *text_model, *vision_model, *image_models;
+    char *polly_voice, *espeak_voice;
+    int64_t offline_stream_delay_ms;
+    int64_t bedrock_max_inflight, polly_max_inflight;
+
     /* secrets and misc */
     char *secret_key; /* when empty at start, config_load puts a random per-process key here */
     int64_t bench_routes;

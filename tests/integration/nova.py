@@ -33,6 +33,8 @@ class Server:
             "NOVA_SQL_DIR": os.path.join(SOURCE, "sql"),
             "NOVA_PROCESSES": str(processes),
         })
+        # No EC2 metadata service here: skip that step of the AWS credential probe at start-up.
+        self.env.setdefault("AWS_EC2_METADATA_DISABLED", "true")
         if db:
             url = os.environ.get("NOVA_TEST_DATABASE_URL")
             if not url:

@@ -1,0 +1,477 @@
+/* provider_bedrock: the "bedrock" text, vision and image providers over the aws client
+ * (src/aws): ConverseStream for stories (deltas passed on with the "Title:" line held back),
+ * Converse with an image block for descriptions, and InvokeModel through the image-model
+ * fallback chain for illustrations. Retries, throttling and credentials live in the aws client;
+ * this file builds the requests and maps results and errors onto the provider interface. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/aws_bedrock.h"
+#include "core/log.h"
+#include "providers/provider_int.h"
+
+#define BR_MAX_TEXT (1u << 20)
+
+typedef struct {
+    prov_text_t base;
+    aws_client_t *aws;
+} br_text_t;
+
+typedef struct {
+    prov_vision_t base;
+    aws_client_t *aws;
+} br_vision_t;
+
+typedef struct {
+    prov_image_t base;
+    aws_client_t *aws;
+    char *models; /* comma-separated chain */
+} br_image_t;
+
+static int br_status(const aws_error_t *err, const char *what, char *msg, size_t cap)
+{
+    aws_error_format(err, what, msg, cap);
+    return prov__from_aws((int)err->code);
+}
+
+/* ---- text ---------------------------------------------------------------------------------- */
+
+typedef struct {
+    prov_call_t call; /* first */
+    br_text_t *prov;
+    prov_delta_cb on_delta;
+    prov_story_cb on_done;
+    void *arg;
+    aws_call_t *handle;
+    prov__title_split_t ts;
+    char fallback_title[96];
+    char finish[48];
+    int64_t in_tokens, out_tokens;
+} bt_call_t;
+
+static void bt_end(bt_call_t *c)
+{
+    prov__title_split_free(&c->ts);
+    prov__call_end(&c->call);
+}
+
+static void bt_report(bt_call_t *c, int status, const char *msg)
+{
+    prov_story_result_t r = {
+        .title = c->ts.title[0] ? c->ts.title : c->fallback_title,
+        .text = c->ts.text.data ? c->ts.text.data : "",
+        .len = c->ts.text.len,
+        .provider = c->prov->base.name,
+        .model = c->prov->base.model,
+        .message = msg ? msg : "",
+        .finish_reason = c->finish,
+        .input_tokens = c->in_tokens,
+        .output_tokens = c->out_tokens,
+    };
+    c->on_done(status, &r, c->arg);
+}
+
+static void bt_delta(void *arg, const char *text, size_t len)
+{
+    bt_call_t *c = arg;
+    const char *out;
+    size_t n;
+    if (prov__title_split_feed(&c->ts, text, len, &out, &n)) return; /* over the cap: dropped */
+    if (n && c->on_delta && !c->call.cancelled && !c->call.shutdown) c->on_delta(out, n, c->arg);
+}
+
+static void bt_done(void *arg, const aws_error_t *err, aws_converse_res_t *res)
+{
+    bt_call_t *c = arg;
+    c->handle = NULL;
+    if (c->call.cancelled) {
+        bt_end(c);
+        return;
+    }
+    char msg[400] = "";
+    int st = PROV_OK;
+    if (c->call.shutdown) {
+        st = PROV_E_SHUTDOWN;
+        snprintf(msg, sizeof msg, "the server is shutting down");
+    } else if (err) {
+        st = br_status(err, "bedrock story", msg, sizeof msg);
+    } else {
+        snprintf(c->finish, sizeof c->finish, "%s", res->stop_reason);
+        c->in_tokens = res->input_tokens;
+        c->out_tokens = res->output_tokens;
+        const char *out;
+        size_t n;
+        if (prov__title_split_finish(&c->ts, &out, &n) == 0 && n && c->on_delta)
+            c->on_delta(out, n, c->arg);
+        if (!strcmp(res->stop_reason, "content_filtered") ||
+            !strcmp(res->stop_reason, "guardrail_intervened")) {
+            st = PROV_E_CONTENT_FILTERED;
+            snprintf(msg, sizeof msg, "the model's safety filter stopped the story");
+        } else if (!c->ts.text.len) {
+            st = PROV_E_BAD_RESPONSE;
+            snprintf(msg, sizeof msg, "the model returned no story");
+        } else if (!strcmp(res->stop_reason, "max_tokens")) {
+            snprintf(msg, sizeof msg, "the model stopped at its length limit");
+        }
+    }
+    if (st && st != PROV_E_SHUTDOWN) log_warn("providers", "bedrock text: %s", msg);
+    bt_report(c, st, msg);
+    bt_end(c);
+}
+
+static void bt_abort(prov_call_t *call)
+{
+    bt_call_t *c = (bt_call_t *)call;
+    if (c->handle) aws_call_cancel(c->handle);
+}
+
+static void bt_deliver(prov_call_t *call)
+{
+    bt_call_t *c = (bt_call_t *)call;
+    if (!call->cancelled) bt_report(c, prov__call_status(call, call->status), call->message);
+    bt_end(c);
+}
+
+static const prov__call_ops_t bt_ops = {bt_abort, bt_deliver};
+
+static int bt_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_delta_cb on_delta,
+                          prov_story_cb on_done, void *arg, prov_call_t **call)
+{
+    br_text_t *p = (br_text_t *)t;
+    bt_call_t *c = prov__call_new(t->ctx, sizeof *c, &bt_ops);
+    if (!c) return -ENOMEM;
+    c->prov = p;
+    c->on_delta = on_delta;
+    c->on_done = on_done;
+    c->arg = arg;
+    c->in_tokens = c->out_tokens = -1;
+    prov__title_split_init(&c->ts, BR_MAX_TEXT);
+    if (call) *call = &c->call;
+    char msg[200];
+    int st = prov__story_spec_check(spec, msg, sizeof msg);
+    if (st) {
+        prov__call_defer(&c->call, st, "%s", msg);
+        return 0;
+    }
+    prov__title_from_prompt(spec->prompt, c->fallback_title, sizeof c->fallback_title);
+    buf_t sys, user;
+    buf_init(&sys, 64 * 1024);
+    buf_init(&user, 256 * 1024);
+    int rc = prov_story_prompt_build(spec, &sys, &user);
+    if (rc == 0) {
+        aws_message_t m = {.role = "user", .text = user.data};
+        aws_converse_req_t req;
+        aws_converse_req_init(&req);
+        req.model_id = t->model;
+        req.system = sys.data;
+        req.messages = &m;
+        req.message_count = 1;
+        req.max_tokens = (spec->target_words > 0 ? spec->target_words : 500) * 2 + 300;
+        req.temperature = 0.8;
+        rc = aws_converse_stream(p->aws, &req, bt_delta, NULL, bt_done, c, &c->handle);
+    }
+    buf_free(&sys);
+    buf_free(&user);
+    if (rc == -ENOMEM) {
+        bt_end(c);
+        if (call) *call = NULL;
+        return -ENOMEM;
+    }
+    if (rc) prov__call_defer(&c->call, PROV_E_INVALID, "the story request was refused (%d)", rc);
+    return 0;
+}
+
+static void bt_destroy(prov_text_t *t)
+{
+    free(t);
+}
+
+static const prov__text_ops_t bt_text_ops = {bt_write_story, bt_destroy};
+
+int prov__bedrock_text_new(prov__ctx_t *ctx, aws_client_t *aws, const char *model,
+                           prov_text_t **out)
+{
+    if (!aws || !model || !*model) return -EINVAL;
+    br_text_t *p = calloc(1, sizeof *p);
+    if (!p) return -ENOMEM;
+    p->base.ops = &bt_text_ops;
+    p->base.ctx = ctx;
+    p->aws = aws;
+    snprintf(p->base.name, sizeof p->base.name, "bedrock");
+    snprintf(p->base.model, sizeof p->base.model, "%s", model);
+    *out = &p->base;
+    return 0;
+}
+
+/* ---- vision -------------------------------------------------------------------------------- */
+
+static const char bv_system[] =
+    "You describe pictures that children share with a storyteller. Answer with one or two "
+    "short, friendly sentences about what the picture shows: the main things, colours and "
+    "mood. Never guess who a real person is, never mention private details, and if the "
+    "picture is unsuitable for children say only that it cannot be used for a story.";
+static const char bv_ask[] = "Describe this picture for a children's story.";
+
+typedef struct {
+    prov_call_t call; /* first */
+    br_vision_t *prov;
+    prov_vision_cb on_done;
+    void *arg;
+    aws_call_t *handle;
+} bv_call_t;
+
+static void bv_report(bv_call_t *c, int status, const char *text, const char *msg)
+{
+    prov_vision_result_t r = {
+        .text = text ? text : "",
+        .provider = c->prov->base.name,
+        .model = c->prov->base.model,
+        .message = msg ? msg : "",
+    };
+    c->on_done(status, &r, c->arg);
+}
+
+static void bv_done(void *arg, const aws_error_t *err, aws_converse_res_t *res)
+{
+    bv_call_t *c = arg;
+    c->handle = NULL;
+    if (!c->call.cancelled) {
+        char msg[400] = "";
+        if (c->call.shutdown)
+            bv_report(c, PROV_E_SHUTDOWN, NULL, "the server is shutting down");
+        else if (err)
+            bv_report(c, br_status(err, "bedrock vision", msg, sizeof msg), NULL, msg);
+        else if (!strcmp(res->stop_reason, "content_filtered") ||
+                 !strcmp(res->stop_reason, "guardrail_intervened"))
+            bv_report(c, PROV_E_CONTENT_FILTERED, NULL, "the picture was refused by the filter");
+        else if (!res->text || !res->text_len)
+            bv_report(c, PROV_E_BAD_RESPONSE, NULL, "the model returned no description");
+        else
+            bv_report(c, PROV_OK, res->text, "");
+    }
+    prov__call_end(&c->call);
+}
+
+static void bv_abort(prov_call_t *call)
+{
+    bv_call_t *c = (bv_call_t *)call;
+    if (c->handle) aws_call_cancel(c->handle);
+}
+
+static void bv_deliver(prov_call_t *call)
+{
+    bv_call_t *c = (bv_call_t *)call;
+    if (!call->cancelled) bv_report(c, prov__call_status(call, call->status), NULL, call->message);
+    prov__call_end(call);
+}
+
+static const prov__call_ops_t bv_ops = {bv_abort, bv_deliver};
+
+static int bv_describe(prov_vision_t *v, const uint8_t *image, size_t len, prov_vision_cb on_done,
+                       void *arg, prov_call_t **call)
+{
+    br_vision_t *p = (br_vision_t *)v;
+    bv_call_t *c = prov__call_new(v->ctx, sizeof *c, &bv_ops);
+    if (!c) return -ENOMEM;
+    c->prov = p;
+    c->on_done = on_done;
+    c->arg = arg;
+    if (call) *call = &c->call;
+    aws_message_t m = {.role = "user", .text = bv_ask, .image = image, .image_len = len};
+    aws_converse_req_t req;
+    aws_converse_req_init(&req);
+    req.model_id = v->model;
+    req.system = bv_system;
+    req.messages = &m;
+    req.message_count = 1;
+    req.max_tokens = 300;
+    req.temperature = 0.2;
+    int rc = len ? aws_converse(p->aws, &req, bv_done, c, &c->handle) : -EINVAL;
+    if (rc == -ENOMEM) {
+        prov__call_end(&c->call);
+        if (call) *call = NULL;
+        return -ENOMEM;
+    }
+    if (rc)
+        prov__call_defer(&c->call, PROV_E_INVALID,
+                         "the picture is empty or not a PNG, JPEG, GIF or WebP image");
+    return 0;
+}
+
+static void bv_destroy(prov_vision_t *v)
+{
+    free(v);
+}
+
+static const prov__vision_ops_t bv_vision_ops = {bv_describe, bv_destroy};
+
+int prov__bedrock_vision_new(prov__ctx_t *ctx, aws_client_t *aws, const char *model,
+                             prov_vision_t **out)
+{
+    if (!aws || !model || !*model) return -EINVAL;
+    br_vision_t *p = calloc(1, sizeof *p);
+    if (!p) return -ENOMEM;
+    p->base.ops = &bv_vision_ops;
+    p->base.ctx = ctx;
+    p->aws = aws;
+    snprintf(p->base.name, sizeof p->base.name, "bedrock");
+    snprintf(p->base.model, sizeof p->base.model, "%s", model);
+    *out = &p->base;
+    return 0;
+}
+
+/* ---- image --------------------------------------------------------------------------------- */
+
+typedef struct {
+    prov_call_t call; /* first */
+    br_image_t *prov;
+    prov_image_cb on_done;
+    void *arg;
+    aws_image_chain_t *chain;
+} bi_call_t;
+
+static void bi_report(bi_call_t *c, int status, aws_image_res_t *res, const char *msg)
+{
+    prov_image_result_t r = {
+        .provider = c->prov->base.name,
+        .model = res ? res->model_id : c->prov->base.model,
+        .message = msg ? msg : "",
+    };
+    if (res) {
+        r.png = res->png;
+        r.len = res->png_len;
+        r.width = res->width;
+        r.height = res->height;
+    }
+    c->on_done(status, &r, c->arg);
+    if (res && !r.png) res->png = NULL; /* taken by the callback */
+}
+
+static void bi_done(void *arg, const aws_error_t *err, aws_image_res_t *res)
+{
+    bi_call_t *c = arg;
+    c->chain = NULL;
+    if (!c->call.cancelled) {
+        char msg[400] = "";
+        if (c->call.shutdown)
+            bi_report(c, PROV_E_SHUTDOWN, NULL, "the server is shutting down");
+        else if (err)
+            bi_report(c, br_status(err, "bedrock image", msg, sizeof msg), NULL, msg);
+        else
+            bi_report(c, PROV_OK, res, "");
+    }
+    prov__call_end(&c->call);
+}
+
+static void bi_abort(prov_call_t *call)
+{
+    bi_call_t *c = (bi_call_t *)call;
+    if (c->chain) aws_image_chain_cancel(c->chain);
+}
+
+static void bi_deliver(prov_call_t *call)
+{
+    bi_call_t *c = (bi_call_t *)call;
+    if (!call->cancelled) bi_report(c, prov__call_status(call, call->status), NULL, call->message);
+    prov__call_end(call);
+}
+
+static const prov__call_ops_t bi_ops = {bi_abort, bi_deliver};
+
+/* The prompt a model sees: the scene, a storybook style and the characters' looks, so the
+ * same characters look alike on every page. */
+static int bi_prompt(const prov_image_spec_t *s, buf_t *out)
+{
+    int rc = buf_printf(out,
+                        "Children's storybook illustration, soft friendly colours, gentle "
+                        "and cheerful, no text. %s",
+                        s->prompt);
+    size_t n = s->characters ? s->ncharacters : 0;
+    for (size_t i = 0; i < n && i < PROV_IMAGE_MAX_CHARACTERS && !rc; i++) {
+        const prov_character_t *ch = &s->characters[i];
+        if (!ch->name || !*ch->name) continue;
+        rc = buf_printf(out, "%s%s the %s", i ? "; " : ". Characters: ", ch->name,
+                        ch->kind && *ch->kind ? ch->kind : "child");
+        for (size_t k = 0; k < 3 && !rc; k++)
+            if (ch->colours[k] && *ch->colours[k])
+                rc = buf_printf(out, "%s%s", k ? " and " : ", coloured ", ch->colours[k]);
+    }
+    return rc;
+}
+
+static int bi_render(prov_image_t *im, const prov_image_spec_t *spec, prov_image_cb on_done,
+                     void *arg, prov_call_t **call)
+{
+    br_image_t *p = (br_image_t *)im;
+    bi_call_t *c = prov__call_new(im->ctx, sizeof *c, &bi_ops);
+    if (!c) return -ENOMEM;
+    c->prov = p;
+    c->on_done = on_done;
+    c->arg = arg;
+    if (call) *call = &c->call;
+    char msg[200];
+    int w = 0, h = 0;
+    int st = prov__image_spec_check(spec, &w, &h, msg, sizeof msg);
+    if (st) {
+        prov__call_defer(&c->call, st, "%s", msg);
+        return 0;
+    }
+    buf_t prompt, neg;
+    buf_init(&prompt, 16 * 1024);
+    buf_init(&neg, 4096);
+    int rc = bi_prompt(spec, &prompt);
+    if (!rc)
+        rc = buf_printf(&neg, "scary, violent, gore, weapons, text, watermark%s%s",
+                        spec->negative_prompt && *spec->negative_prompt ? ", " : "",
+                        spec->negative_prompt ? spec->negative_prompt : "");
+    if (!rc) {
+        aws_image_req_t req;
+        aws_image_req_init(&req);
+        req.prompt = prompt.data;
+        req.negative = neg.data;
+        req.width = w;
+        req.height = h;
+        req.seed = spec->seed >= 0 ? spec->seed % 858993459 : -1;
+        rc = aws_image_generate_chain(p->aws, p->models, &req, bi_done, c, &c->chain);
+    }
+    buf_free(&prompt);
+    buf_free(&neg);
+    if (rc == -ENOMEM || rc == -ENOBUFS) {
+        prov__call_end(&c->call);
+        if (call) *call = NULL;
+        return -ENOMEM;
+    }
+    if (rc) prov__call_defer(&c->call, PROV_E_INVALID, "the picture request was refused (%d)", rc);
+    return 0;
+}
+
+static void bi_destroy(prov_image_t *im)
+{
+    br_image_t *p = (br_image_t *)im;
+    free(p->models);
+    free(p);
+}
+
+static const prov__image_ops_t bi_image_ops = {bi_render, bi_destroy};
+
+int prov__bedrock_image_new(prov__ctx_t *ctx, aws_client_t *aws, const char *models,
+                            prov_image_t **out)
+{
+    if (!aws || !models || !*models) return -EINVAL;
+    br_image_t *p = calloc(1, sizeof *p);
+    if (!p || !(p->models = strdup(models))) {
+        free(p);
+        return -ENOMEM;
+    }
+    p->base.ops = &bi_image_ops;
+    p->base.ctx = ctx;
+    p->aws = aws;
+    snprintf(p->base.name, sizeof p->base.name, "bedrock");
+    /* The model is the head of the chain until a call reports the one that answered. */
+    size_t n = strcspn(models, ",");
+    snprintf(p->base.model, sizeof p->base.model, "%.*s", (int)n, models);
+    *out = &p->base;
+    return 0;
+}
