@@ -2,6 +2,7 @@
 #include "api/accounts.h"
 #include "api/app.h"
 #include "api/static.h"
+#include "api/stories.h"
 #include "http/router.h"
 
 static const http_route_t api__routes[] = {
@@ -34,6 +35,53 @@ static const http_route_t api__routes[] = {
     {HTTP_M_PUT, "/api/users/{int}/", api_users_patch, API_ACCOUNTS_MAX_BODY, 0, NULL},
     {HTTP_M_PATCH, "/api/users/{int}/toggle_active/", api_users_toggle_active,
      API_ACCOUNTS_MAX_BODY, 0, NULL},
+    /* stories (api/stories*.c); uploads stream through stories_upload_sink, which applies
+     * NOVA_MAX_UPLOAD_BYTES itself (hence the 1 GiB route cap) */
+    {HTTP_M_GET, "/api/stories/", api_stories_list, 0, 0, NULL},
+    {HTTP_M_POST, "/api/stories/", api_stories_create, 1u << 30, 0, &stories_upload_sink},
+    {HTTP_M_GET, "/api/stories/available_voices/", api_stories_available_voices, 0, 0, NULL},
+    {HTTP_M_GET, "/api/stories/{uuid}/", api_stories_get, 0, 0, NULL},
+    {HTTP_M_PUT, "/api/stories/{uuid}/", api_stories_update, 1u << 30, 0, &stories_upload_sink},
+    {HTTP_M_PATCH, "/api/stories/{uuid}/", api_stories_update, 1u << 30, 0, &stories_upload_sink},
+    {HTTP_M_DELETE, "/api/stories/{uuid}/", api_stories_delete, 0, 0, NULL},
+    {HTTP_M_GET, "/api/stories/{uuid}/revisions/", api_stories_revisions, 0, 0, NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/revisions/{uuid}/restore/", api_stories_restore, 0, 0,
+     NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/regenerate/", api_stories_regenerate, 0, 0, NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/generate_audio/", api_stories_generate_audio, 0, 0, NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/generate_scenes/", api_stories_generate_scenes, 0, 0, NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/initialize_scenes/", api_stories_initialize_scenes, 0, 0,
+     NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/add_scene/", api_stories_add_scene, 0, 0, NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/delete_scene/", api_stories_delete_scene, 0, 0, NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/upload_scene_image/", api_stories_upload_scene_image,
+     1u << 30, 0, &stories_upload_sink},
+    {HTTP_M_POST, "/api/stories/{uuid}/start_voice_session/", api_stories_start_voice_session, 0,
+     0, NULL},
+    {HTTP_M_POST, "/api/stories/{uuid}/end_voice_session/", api_stories_end_voice_session, 0, 0,
+     NULL},
+    {HTTP_M_GET, "/api/story-sessions/", api_sessions_list, 0, 0, NULL},
+    {HTTP_M_POST, "/api/story-sessions/", api_sessions_create, 0, 0, NULL},
+    {HTTP_M_GET, "/api/story-sessions/{uuid}/", api_sessions_get, 0, 0, NULL},
+    {HTTP_M_PUT, "/api/story-sessions/{uuid}/", api_sessions_update, 0, 0, NULL},
+    {HTTP_M_PATCH, "/api/story-sessions/{uuid}/", api_sessions_update, 0, 0, NULL},
+    {HTTP_M_DELETE, "/api/story-sessions/{uuid}/", api_sessions_delete, 0, 0, NULL},
+    {HTTP_M_POST, "/api/story-sessions/{uuid}/end_session/", api_sessions_end, 0, 0, NULL},
+    {HTTP_M_GET, "/api/playlists/", api_playlists_list, 0, 0, NULL},
+    {HTTP_M_POST, "/api/playlists/", api_playlists_create, 0, 0, NULL},
+    {HTTP_M_GET, "/api/playlists/{uuid}/", api_playlists_get, 0, 0, NULL},
+    {HTTP_M_PUT, "/api/playlists/{uuid}/", api_playlists_update, 0, 0, NULL},
+    {HTTP_M_PATCH, "/api/playlists/{uuid}/", api_playlists_update, 0, 0, NULL},
+    {HTTP_M_DELETE, "/api/playlists/{uuid}/", api_playlists_delete, 0, 0, NULL},
+    {HTTP_M_POST, "/api/playlists/{uuid}/add_story/", api_playlists_add_story, 0, 0, NULL},
+    {HTTP_M_POST, "/api/playlists/{uuid}/remove_story/", api_playlists_remove_story, 0, 0, NULL},
+    {HTTP_M_POST, "/api/playlists/{uuid}/reorder/", api_playlists_reorder, 0, 0, NULL},
+    {HTTP_M_GET, "/api/story-settings/", api_story_settings_get, 0, 0, NULL},
+    {HTTP_M_PUT, "/api/story-settings/", api_story_settings_update, 0, 0, NULL},
+    {HTTP_M_PATCH, "/api/story-settings/", api_story_settings_update, 0, 0, NULL},
+    {HTTP_M_GET, "/api/dashboard-stats/", api_dashboard_stats, 0, 0, NULL},
+    {HTTP_M_GET, "/media/{str}/{str}/{uuid}/{str}", api_media_get, 0, 0, NULL},
+    {HTTP_M_GET, "/media/{str}/{str}/{uuid}/scenes/{str}", api_media_get, 0, 0, NULL},
 };
 
 void api_bench_echo(http_req_t *req);

@@ -1,0 +1,255 @@
+/* story_json: story, scene and media-URL rendering (see story_json.h). */
+#include "api/story_json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/app.h"
+#include "api/pagination.h"
+#include "core/crypto.h"
+#include "core/json.h"
+#include "media/signed_url.h"
+
+const uint8_t *story_media_key(const config_t *cfg)
+{
+    /* One loop thread per process reads and fills it, and the secret never changes at run time:
+     * computing it once is enough. The label keeps these MACs apart from any other use of the
+     * secret. */
+    static uint8_t key[CRYPTO_SHA256_LEN];
+    static bool ready;
+    if (!ready) {
+        static const char label[] = "nova-story-media-url-key\n";
+        const char *secret = cfg && cfg->secret_key ? cfg->secret_key : "";
+        size_t ls = strlen(secret);
+        char *buf = malloc(sizeof label + ls);
+        if (!buf) return key; /* all-zero key: URLs fail to verify, nothing is exposed */
+        memcpy(buf, label, sizeof label - 1);
+        memcpy(buf + sizeof label - 1, secret, ls);
+        crypto_sha256(buf, sizeof label - 1 + ls, key);
+        crypto_wipe(buf, sizeof label - 1 + ls);
+        free(buf);
+        ready = true;
+    }
+    return key;
+}
+
+const char *story_media_url(http_req_t *req, const char *relpath)
+{
+    if (!relpath || !*relpath) return NULL;
+    app_t *app = req->app;
+    int64_t ttl = app->cfg->media_url_ttl_s > 0 ? app->cfg->media_url_ttl_s : 86400;
+    /* Expiry rounded down to a step of ttl/24 (at most an hour): the same file keeps the same
+     * URL for a while, so browsers can cache it, and the lifetime stays within one step of ttl. */
+    int64_t step = ttl / 24;
+    if (step > 3600) step = 3600;
+    if (step < 1) step = 1;
+    int64_t expires = (((int64_t)time(NULL) + ttl) / step) * step;
+    char *path = arena_printf(&req->arena, "/media/%s", relpath);
+    char q[SIGNED_URL_QUERY_MAX];
+    if (signed_url_make(story_media_key(app->cfg), CRYPTO_SHA256_LEN, path, expires, q, sizeof q) <
+        0)
+        return NULL;
+    return arena_printf(&req->arena, "%s%s%s", api_public_base(req), path, q);
+}
+
+static const char *col(const db_result_t *res, int row, const char *name)
+{
+    return db_result_get_by_name(res, row, name);
+}
+
+static bool col_bool(const db_result_t *res, int row, const char *name)
+{
+    const char *v = col(res, row, name);
+    return v && v[0] == 't';
+}
+
+static void kv_int_col(yajl_gen g, const char *key, const db_result_t *res, int row,
+                       const char *name)
+{
+    const char *v = col(res, row, name);
+    if (v)
+        json_kv_int(g, key, strtoll(v, NULL, 10));
+    else
+        json_kv_null(g, key);
+}
+
+/* Writes a JSON value produced by PostgreSQL (already valid JSON) as it is. */
+static void kv_raw_json(yajl_gen g, const char *key, const char *json, const char *fallback)
+{
+    json_key(g, key);
+    const char *v = json && *json ? json : fallback;
+    yajl_gen_number(g, v, strlen(v));
+}
+
+static void story__common(yajl_gen g, http_req_t *req, const db_result_t *res, int row)
+{
+    json_kv_str(g, "id", col(res, row, "id"));
+    kv_int_col(g, "user", res, row, "user_id");
+    json_kv_str(g, "user_name", col(res, row, "user_name"));
+}
+
+static void story__additions(yajl_gen g, http_req_t *req, const db_result_t *res, int row)
+{
+    json_kv_str(g, "status", col(res, row, "status"));
+    json_kv_str(g, "provider", col(res, row, "provider"));
+    json_kv_str(g, "model", col(res, row, "model"));
+    kv_int_col(g, "audio_duration_ms", res, row, "audio_duration_ms");
+    json_kv_str(g, "marks_url", story_media_url(req, col(res, row, "marks_file")));
+    kv_raw_json(g, "questions", col(res, row, "questions"), "[]");
+    json_kv_null(g, "safety");
+    json_kv_str(g, "language_code", col(res, row, "language_code"));
+}
+
+void story_json_list_item(yajl_gen g, http_req_t *req, const db_result_t *res, int row)
+{
+    yajl_gen_map_open(g);
+    story__common(g, req, res, row);
+    json_kv_str(g, "title", col(res, row, "title"));
+    json_kv_str(g, "template", col(res, row, "template"));
+    json_kv_bool(g, "is_published", col_bool(res, row, "is_published"));
+    json_kv_str(g, "created_at", col(res, row, "created_at"));
+    json_kv_str(g, "updated_at", col(res, row, "updated_at"));
+    json_kv_str(g, "image_url", story_media_url(req, col(res, row, "image")));
+    json_kv_str(g, "audio_url", story_media_url(req, col(res, row, "audio_file")));
+    json_kv_str(g, "voice_id", col(res, row, "voice_id"));
+    story__additions(g, req, res, row);
+    yajl_gen_map_close(g);
+}
+
+static void scene__inline(yajl_gen g, http_req_t *req, const char *story_id, yajl_val sc)
+{
+    yajl_gen_map_open(g);
+    json_kv_str(g, "id", json_get_str(sc, "id"));
+    json_kv_str(g, "story", story_id);
+    int64_t n = 0;
+    json_get_int(sc, "scene_number", &n);
+    json_kv_int(g, "scene_number", n);
+    json_kv_str(g, "scene_text", json_get_str(sc, "scene_text"));
+    json_kv_str(g, "image_url", story_media_url(req, json_get_str(sc, "image")));
+    json_kv_str(g, "prompt_used", json_get_str(sc, "prompt_used"));
+    json_kv_str(g, "status", json_get_str(sc, "status"));
+    json_kv_str(g, "error", json_get_str(sc, "error"));
+    json_kv_str(g, "provider", json_get_str(sc, "provider"));
+    json_kv_str(g, "model", json_get_str(sc, "model"));
+    json_kv_str(g, "created_at", json_get_str(sc, "created_at"));
+    json_kv_str(g, "updated_at", json_get_str(sc, "updated_at"));
+    yajl_gen_map_close(g);
+}
+
+void story_json_detail(yajl_gen g, http_req_t *req, const db_result_t *res, int row)
+{
+    const char *id = col(res, row, "id");
+    const char *image = story_media_url(req, col(res, row, "image"));
+    const char *audio = story_media_url(req, col(res, row, "audio_file"));
+    yajl_gen_map_open(g);
+    story__common(g, req, res, row);
+    json_kv_str(g, "user_email", col(res, row, "user_email"));
+    json_kv_str(g, "title", col(res, row, "title"));
+    json_kv_str(g, "prompt", col(res, row, "prompt"));
+    json_kv_str(g, "system_prompt_used", col(res, row, "system_prompt_used"));
+    json_kv_str(g, "story_text", col(res, row, "story_text"));
+    json_kv_str(g, "template", col(res, row, "template"));
+    json_kv_str(g, "image", image);
+    json_kv_str(g, "image_url", image);
+    json_kv_str(g, "image_description", col(res, row, "image_description"));
+    json_kv_str(g, "audio_file", audio);
+    json_kv_str(g, "audio_url", audio);
+    json_kv_str(g, "voice_id", col(res, row, "voice_id"));
+    json_kv_bool(g, "is_published", col_bool(res, row, "is_published"));
+    json_key(g, "scenes");
+    yajl_gen_array_open(g);
+    const char *scenes = col(res, row, "scenes");
+    char err[128];
+    yajl_val arr =
+        scenes ? json_parse(&req->arena, scenes, strlen(scenes), 8, err, sizeof err) : NULL;
+    if (arr && YAJL_IS_ARRAY(arr))
+        for (size_t i = 0; i < arr->u.array.len; i++)
+            scene__inline(g, req, id, arr->u.array.values[i]);
+    yajl_gen_array_close(g);
+    json_kv_str(g, "created_at", col(res, row, "created_at"));
+    json_kv_str(g, "updated_at", col(res, row, "updated_at"));
+    story__additions(g, req, res, row);
+    yajl_gen_map_close(g);
+}
+
+void story_json_scene_row(yajl_gen g, http_req_t *req, const db_result_t *res, int row)
+{
+    const char *image = story_media_url(req, col(res, row, "image"));
+    yajl_gen_map_open(g);
+    json_kv_str(g, "id", col(res, row, "id"));
+    json_kv_str(g, "story", col(res, row, "story_id"));
+    kv_int_col(g, "scene_number", res, row, "scene_number");
+    json_kv_str(g, "scene_text", col(res, row, "scene_text"));
+    json_kv_str(g, "image", image);
+    json_kv_str(g, "image_url", image);
+    json_kv_str(g, "prompt_used", col(res, row, "prompt_used"));
+    json_kv_str(g, "status", col(res, row, "status"));
+    json_kv_str(g, "error", col(res, row, "error"));
+    json_kv_str(g, "provider", col(res, row, "provider"));
+    json_kv_str(g, "model", col(res, row, "model"));
+    json_kv_str(g, "created_at", col(res, row, "created_at"));
+    json_kv_str(g, "updated_at", col(res, row, "updated_at"));
+    yajl_gen_map_close(g);
+}
+
+/* ---- story_respond ----------------------------------------------------------------------------
+ */
+
+typedef struct {
+    http_req_t *req;
+    int status;
+    const char *message;
+} respond__t;
+
+static void respond__abort(http_req_t *req, void *arg)
+{
+    db_query_cancel(arg);
+    http_respond(req, 499, NULL, NULL, 0);
+}
+
+static void respond__done(db_result_t *res, void *arg)
+{
+    respond__t *r = arg;
+    http_req_t *req = r->req;
+    req->on_abort = NULL;
+    if (api_db_failed(req, res)) return;
+    if (db_result_nrows(res) < 1) {
+        http_respond_detail(req, 404, "Not found.");
+        return;
+    }
+    yajl_gen g = json_gen_new();
+    if (r->message) {
+        yajl_gen_map_open(g);
+        json_kv_str(g, "message", r->message);
+        json_key(g, "story");
+    }
+    story_json_detail(g, req, res, 0);
+    if (r->message) yajl_gen_map_close(g);
+    http_respond_json(req, r->status, g);
+    yajl_gen_free(g);
+}
+
+void story_respond(http_req_t *req, const api_user_t *user, const char *id, int status,
+                   const char *message)
+{
+    app_t *app = req->app;
+    respond__t *r = arena_alloc(&req->arena, sizeof *r);
+    r->req = req;
+    r->status = status;
+    r->message = message ? arena_strdup(&req->arena, message) : NULL;
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", (long long)user->id);
+    const char *params[3] = {id, uid, user->is_superuser ? "t" : "f"};
+    db_query_t *q = NULL;
+    if (!app->db || db_query(app->db,
+                             "SELECT " STORY_DETAIL_COLS " FROM stories s JOIN users u ON u.id = "
+                             "s.user_id WHERE s.id = $1 AND (s.user_id = $2 OR $3::boolean)",
+                             3, params, respond__done, r, &q) != 0) {
+        api_db_unavailable(req);
+        return;
+    }
+    req->on_abort = respond__abort;
+    req->on_abort_arg = q;
+}
