@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/stories.h"
 #include "aws/aws.h"
 #include "core/log.h"
 #include "net/net.h"
@@ -77,6 +78,8 @@ int api_providers_start(app_t *app, char *err, size_t errlen)
     pc.offline_stream_delay_ms = (int)cfg->offline_stream_delay_ms;
     int rc = providers_new(app->loop, &pc, &app->providers, err, errlen);
     if (rc != 0) return rc;
+    /* voice_id validation and available_voices follow the narrator actually in use. */
+    stories_voices_set_provider(prov_speech_name(providers_speech(app->providers)));
     yajl_gen g = yajl_gen_alloc(NULL);
     providers_describe_json(app->providers, g);
     const unsigned char *out;
