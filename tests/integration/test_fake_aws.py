@@ -505,6 +505,18 @@ class FakeAwsBehaviour(unittest.TestCase):
         self.assertEqual([e["fault"] for e in log], ["drop", None])
         self.assertIsNone(log[0]["status"])
 
+    def test_sequential_keep_alive_calls_are_not_delayed(self):
+        # Each answer must leave in one write with Nagle off: two small writes on a keep-alive
+        # connection wait for the client's delayed ACK (~40 ms per call).
+        client = Client(self.fake)
+        self.addCleanup(client.close)
+        client.bedrock("converse", NOVA, story_request("warm up"))
+        t0 = time.time()
+        for i in range(20):
+            self.assertEqual(client.bedrock("converse", NOVA, story_request("s %d" % i))[0], 200)
+        elapsed = time.time() - t0
+        self.assertLess(elapsed, 0.6, "20 sequential calls took %.2f s" % elapsed)
+
     def test_latency_does_not_serialize(self):
         self.fake.add_faults([{"match": {"op": "converse"}, "action": "latency", "ms": 200}])
         client = Client(self.fake)

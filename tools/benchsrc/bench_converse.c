@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "aws/aws_bedrock.h"
 
@@ -103,9 +104,12 @@ int main(int argc, char **argv)
     b.lag.data = &b;
     b.last = uv_hrtime();
     uv_timer_start(&b.lag, lag_cb, 10, 10);
+    struct timespec t0_wall;
+    clock_gettime(CLOCK_REALTIME, &t0_wall);
     uint64_t t0 = uv_hrtime();
     for (int i = 0; i < n; i++)
         if (aws_converse(aws, &r, conv_cb, &b, NULL) != 0) b.done++, b.errors++;
+    double submit_ms = (double)(uv_hrtime() - t0) / 1e6;
     while (b.done < n)
         uv_run(&loop, UV_RUN_ONCE);
     double wall = (double)(uv_hrtime() - t0) / 1e9;
@@ -121,7 +125,10 @@ int main(int argc, char **argv)
     printf("wall_s=%.3f\nideal_s=%.3f\nwall_over_ideal=%.3f\n", wall, ideal, wall / ideal);
     printf("lag_p50_ms=%.2f\nlag_p99_ms=%.2f\nlag_max_ms=%.2f\nlag_samples=%zu\n", p50, p99, mx,
            b.nlags);
+    printf("submit_ms=%.2f\n", submit_ms);
     printf("connections=%llu\n", (unsigned long long)net_client_metrics(net)->connects);
+    /* Lets a script line the run up with the server's own timestamps (e.g. fake-aws's log). */
+    printf("start_epoch_s=%.6f\n", (double)t0_wall.tv_sec + (double)t0_wall.tv_nsec / 1e9);
     int closed = 0;
     uv_close((uv_handle_t *)&b.lag, NULL);
     aws_client_close(aws, set_flag, &closed);

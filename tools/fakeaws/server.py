@@ -3,10 +3,20 @@
 One ThreadingHTTPServer serves Bedrock Runtime, Polly and the control API
 (/__fake/...) on the same port, with HTTP/1.1 keep-alive. Each connection has
 its own thread, so injected latency in one request never delays another.
+
+Injected latency is a deadline, not a sleep before the work: a request is
+verified and its response built as soon as it arrives, and nothing (response,
+fault, drop) leaves before arrival + latency. The fake's own CPU time thus
+overlaps the wait instead of adding to it, so a burst of simultaneous requests
+is answered on time even though one Python process handles them one at a time.
+Responses go out in one write on a TCP_NODELAY socket: two small writes on a
+Nagle socket wait for the client's delayed ACK, about 40 ms per response.
 """
 import argparse
+import io
 import json
 import os
+import random
 import signal
 import socket
 import struct
@@ -17,7 +27,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote
 
-from . import bedrock, images, polly, state as state_mod, textgen
+from . import bedrock, httpio, images, polly, state as state_mod, textgen
 from .errors import BEDROCK_NS, CORAL_NS, ApiError
 from .sigv4 import AuthError, Verifier
 
@@ -36,6 +46,16 @@ _POLLY_DEFAULTS = {
     500: ("ServiceFailureException", "An unknown condition has caused a service failure."),
     503: ("ServiceUnavailableException", "Service is unavailable."),
 }
+
+
+# Request ids: uuid4 reads os.urandom for every response, a syscall that also gives up the GIL
+# to 100 other threads; a seeded generator is enough for ids (reseeded in forked children).
+_ids = random.Random()
+os.register_at_fork(after_in_child=_ids.seed)
+
+
+def _request_id():
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
 class _Dropped(Exception):
@@ -68,9 +88,56 @@ def route(method, path):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-aws"
+    # TCP_NODELAY on every accepted socket (StreamRequestHandler.setup does it).
+    disable_nagle_algorithm = True
+    # Monotonic time before which nothing may be sent: arrival + injected latency.
+    _release_at = 0.0
 
     def version_string(self):
         return self.server_version
+
+    def setup(self):
+        super().setup()
+        # Read through recvmsg to learn when each request arrived (see httpio).
+        self._stamps = None
+        if httpio.StampedReader.enable(self.connection):
+            self._stamps = httpio.StampedReader(self.connection)
+            self.rfile.close()  # the makefile() reader; the socket stays open
+            self.rfile = io.BufferedReader(self._stamps, 65536)
+
+    def handle_one_request(self):
+        if self._stamps is not None:
+            self._stamps.stamp = None  # the next read from the socket is this request's
+        super().handle_one_request()
+
+    def parse_request(self):
+        """The usual request line and headers without the email parser (see httpio).
+
+        Anything unusual in the request line (HTTP/0.9 or 2, a '//' path, odd
+        spacing) goes to the stdlib parser instead, which answers it as before.
+        """
+        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        words = line.split(" ")
+        if len(words) != 3 or words[2] not in ("HTTP/1.1", "HTTP/1.0") \
+                or words[1].startswith("//") or not words[0] or not words[1]:
+            return super().parse_request()
+        self.requestline = line
+        self.command, self.path, self.request_version = words
+        self.close_connection = self.request_version != "HTTP/1.1"
+        try:
+            self.headers = httpio.parse_headers(self.rfile)
+        except httpio.HeaderError as e:
+            self.send_error(431, e.args[0], e.args[1])
+            return False
+        conn = self.headers.get("Connection", "").lower()
+        if conn == "close":
+            self.close_connection = True
+        elif conn == "keep-alive":
+            self.close_connection = False
+        if self.headers.get("Expect", "").lower() == "100-continue" \
+                and self.request_version == "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -105,17 +172,26 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(n) if n > 0 else b""
 
+    def _wait_release(self):
+        """Hold the response (or fault) until the injected latency has passed."""
+        left = self._release_at - time.monotonic()
+        if left > 0:
+            time.sleep(left)
+
     def _send(self, status, body, content_type="application/json", headers=None):
         self.send_response(status)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("x-amzn-RequestId", _request_id())
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for k, v in (headers or {}).items():
             self.send_header(k, str(v))
-        self.end_headers()
+        # Status line, headers and body in one write: BaseHTTPRequestHandler buffers the header
+        # lines until flush_headers, so the body joins them there.
+        self._headers_buffer.append(b"\r\n")
         if self.command != "HEAD":
-            self.wfile.write(body)
-        self.wfile.flush()
+            self._headers_buffer.append(body)
+        self._wait_release()
+        self.flush_headers()
 
     def _send_json(self, status, doc, headers=None):
         self._send(status, json.dumps(doc, ensure_ascii=False).encode("utf-8"),
@@ -132,6 +208,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(err.status, body, hdrs)
 
     def _drop(self, reset=False):
+        self._wait_release()
         try:
             self.wfile.flush()
             if reset:
@@ -154,7 +231,11 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------ dispatch
 
     def _dispatch(self):
-        start = time.time()
+        # Arrival: when the kernel received the request's first bytes, if known.
+        now = time.time()
+        stamp = self._stamps.stamp if self._stamps is not None else None
+        start = stamp if stamp is not None and stamp <= now else now
+        self._release_at = 0.0
         target = self.path
         if target.startswith("http://") or target.startswith("https://"):
             target = "/" + target.split("/", 3)[3] if target.count("/") >= 3 else "/"
@@ -194,11 +275,12 @@ class Handler(BaseHTTPRequestHandler):
                                   % (self.command, raw_path)},
                             {"x-amzn-ErrorType": "UnknownOperationException"})
             return
-        cfg = st.get_config()
+        cfg = st.config_snapshot()
         delay, fault, slow = st.take_faults(r.op, r.model)
         delay += cfg["latency_ms"]
         if delay > 0:
-            time.sleep(delay / 1000.0)
+            # Measured from arrival (start, before the body was read), like a client sees it.
+            self._release_at = time.monotonic() - (time.time() - start) + delay / 1000.0
         # Authentication comes first on the real services, before any throttling.
         if cfg["verify_auth"]:
             try:
@@ -303,15 +385,18 @@ class Handler(BaseHTTPRequestHandler):
         entry["output_tokens"] = res["output_tokens"]
 
         def latency():
-            return int((time.time() - start) * 1000)
+            # The time the response leaves: the injected latency is waited for after this.
+            left = max(0.0, self._release_at - time.monotonic())
+            return int((time.time() + left - start) * 1000)
 
         if r.op == "converse":
             entry["status"] = 200
             self._send_json(200, bedrock.converse_response(res, latency()))
             return
         seed = textgen.seed_for(res["text"])
+        self._wait_release()
         self.send_response(200)
-        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        self.send_header("x-amzn-RequestId", _request_id())
         self.send_header("Content-Type", "application/vnd.amazon.eventstream")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
@@ -378,11 +463,21 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 1024
     allow_reuse_address = True
 
-    def __init__(self, addr, verifier, state, verbose=False):
+    def __init__(self, addr, verifier, state, verbose=False, reuse_port=False):
         self.verifier = verifier
         self.state = state
         self.verbose = verbose
+        # SO_REUSEPORT only for --processes N > 1: otherwise a second fake started on the same
+        # explicit port would silently share it instead of failing.
+        self.allow_reuse_port = reuse_port
         super().__init__(addr, Handler)
+
+    def server_bind(self):
+        # Receive timestamps on the listening socket: the kernel then stamps a new connection's
+        # first request on arrival, even before accept() and the handler thread get to it, and
+        # accepted sockets inherit the option.
+        httpio.StampedReader.enable(self.socket)
+        super().server_bind()
 
 
 def _write_port_file(path, port):
@@ -420,8 +515,9 @@ def parse_args(argv):
                    help="prompt word that makes image models refuse (repeatable)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.add_argument("--processes", type=int, default=1,
-                   help="serve the one listening socket from N forked processes (benchmarks only: "
-                        "faults and the request log are then per process)")
+                   help="serve the port from N forked processes, each with its own SO_REUSEPORT "
+                        "socket so the kernel spreads connections evenly (benchmarks only: the "
+                        "control API, faults and the request log are then per process)")
     return p.parse_args(argv)
 
 
@@ -439,21 +535,34 @@ def main(argv=None):
         config["guardrail_words"] = a.guardrail_word
     verifier = Verifier(a.access_key, a.secret_key, a.region, a.session_token, a.bearer_token,
                         a.max_skew_s)
-    srv = Server((a.host, a.port), verifier, state_mod.State(config), a.verbose)
+    nproc = max(1, a.processes)
+    multi = nproc > 1
+    srv = Server((a.host, a.port), verifier, state_mod.State(config), a.verbose, multi)
     port = srv.server_address[1]
+    # One Python process is bound by its GIL to about one core, so a benchmark may ask for more.
+    # Each process gets its own listening socket on the same port (SO_REUSEPORT): the kernel
+    # then assigns each new connection to one of them by a hash of its addresses, which spreads
+    # 100 keep-alive connections about evenly. (With one shared accept socket, whichever process
+    # wakes first takes a run of connections, and one process can end up serving most of them.)
+    # All sockets listen before the port file is written, so no connection is ever refused.
+    servers = [srv] + [Server((a.host, port), verifier, state_mod.State(config), a.verbose, True)
+                       for _ in range(nproc - 1)]
     if a.port_file:
         _write_port_file(a.port_file, port)
-    print("listening on http://%s:%d" % (a.host, port), flush=True)
+    print("listening on http://%s:%d%s" % (a.host, port, " (%d processes)" % nproc if multi
+                                           else ""), flush=True)
 
-    # Pre-fork: every child accepts from the same listening socket. One Python process is bound
-    # by its GIL to roughly one core; a benchmark with many calls in flight needs more.
     children = []
-    for _ in range(max(0, a.processes - 1)):
+    for i in range(1, nproc):
         pid = os.fork()
         if pid == 0:
             children = []
+            srv = servers[i]
             break
         children.append(pid)
+    for other in servers:
+        if other is not srv:
+            other.socket.close()  # this process's copy only; its owner keeps listening
 
     def stop(*_):
         for pid in children:

@@ -15,6 +15,7 @@ import re
 from urllib.parse import quote, unquote
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+_SLASHES_RE = re.compile(r"/{2,}")
 
 _SIG_MISMATCH = (
     "The request signature we calculated does not match the signature you "
@@ -46,7 +47,7 @@ def normalize_path(path):
     trailing = path.endswith("/")
     norm = posixpath.normpath(path)
     # posixpath keeps a leading '//' (POSIX allows it to be special); AWS does not.
-    norm = re.sub(r"/{2,}", "/", norm)
+    norm = _SLASHES_RE.sub("/", norm)
     if norm in (".", ""):
         norm = "/"
     if trailing and not norm.endswith("/"):
@@ -143,6 +144,35 @@ class Verifier:
         self.session_token = session_token
         self.bearer_token = bearer_token
         self.max_skew_s = max_skew_s
+        # The derived key depends only on (date, region, service) and the secret, and the
+        # X-Amz-Date of requests sent in the same second is the same string: both are cached so
+        # a request costs two SHA-256 and one HMAC instead of five HMACs and a strptime.
+        # Plain dicts (a lookup or store is atomic under the GIL), cleared when they grow.
+        self._keys = {}
+        self._dates = {}
+
+    def _signing_key(self, date, region, service):
+        k = (date, region, service)
+        key = self._keys.get(k)
+        if key is None:
+            if len(self._keys) > 64:
+                self._keys.clear()
+            key = self._keys[k] = signing_key(self.secret_key, date, region, service)
+        return key
+
+    def _parse_date(self, amz_date):
+        ts = self._dates.get(amz_date)
+        if ts is None:
+            try:
+                ts = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(
+                    tzinfo=datetime.timezone.utc)
+            except ValueError:
+                raise AuthError("IncompleteSignatureException",
+                                "Date must be in ISO-8601 'basic format'. Got '%s'." % amz_date)
+            if len(self._dates) > 256:
+                self._dates.clear()
+            self._dates[amz_date] = ts
+        return ts
 
     def verify(self, service, method, raw_path, raw_query, header_items, body, now=None):
         """Return the auth kind ('sigv4' or 'bearer') or raise AuthError."""
@@ -182,12 +212,7 @@ class Verifier:
         if cservice != service:
             raise AuthError("InvalidSignatureException",
                             "Credential should be scoped to correct service: '%s'. " % service)
-        try:
-            ts = datetime.datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(
-                tzinfo=datetime.timezone.utc)
-        except ValueError:
-            raise AuthError("IncompleteSignatureException",
-                            "Date must be in ISO-8601 'basic format'. Got '%s'." % amz_date)
+        ts = self._parse_date(amz_date)
         if cdate != amz_date[:8]:
             raise AuthError(
                 "InvalidSignatureException",
@@ -217,7 +242,7 @@ class Verifier:
         creq = canonical_request(method, raw_path, raw_query, header_items, signed, payload_hash)
         scope = "%s/%s/%s/aws4_request" % (cdate, cregion, cservice)
         sts = string_to_sign(amz_date, scope, creq)
-        key = signing_key(self.secret_key, cdate, cregion, cservice)
+        key = self._signing_key(cdate, cregion, cservice)
         expect = hmac.new(key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expect, fields["Signature"]):
             raise AuthError("InvalidSignatureException", _SIG_MISMATCH)

@@ -15,6 +15,8 @@ _NUMBERS = {
 _PARTS_RE = re.compile(
     r"\b(\d{1,2}|" + "|".join(_NUMBERS) + r")[\s-]+(?:parts?|chapters?|sections?)\b", re.I)
 _WORDS_RE = re.compile(r"\b(\d{2,5})\s+words\b", re.I)
+_KEYWORD_RE = re.compile(r"[A-Za-z]{5,}")
+_TOKEN_RE = re.compile(r"\S+\s*|\s+")
 
 _HEROES = ["a curious fox", "an old lighthouse keeper", "a small robot", "two siblings",
            "a brave little owl", "a baker named Rosa", "a lost dragon", "a quiet girl named Mei"]
@@ -58,7 +60,7 @@ _STOP = {"about", "write", "story", "stories", "parts", "chapter", "chapters", "
 
 
 def _keywords(text, rng):
-    words = sorted({w.lower() for w in re.findall(r"[A-Za-z]{5,}", text)} - _STOP)
+    words = sorted({w.lower() for w in _KEYWORD_RE.findall(text)} - _STOP)
     rng.shuffle(words)
     return words[:6]
 
@@ -102,7 +104,7 @@ def story(prompt_text, system_text=""):
 def split_deltas(text, rng_seed):
     """Split text into small pieces (1-3 words with their spacing) for streaming."""
     rng = random.Random(rng_seed)
-    tokens = re.findall(r"\S+\s*|\s+", text)
+    tokens = _TOKEN_RE.findall(text)
     out = []
     i = 0
     while i < len(tokens):
