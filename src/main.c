@@ -41,10 +41,9 @@ static void main__hard_stop(uv_timer_t *t)
     uv_stop(t->loop);
 }
 
-static void main__on_drained(void *arg)
+static void main__after_jobs(void *arg)
 {
     main__ctx_t *m = arg;
-    log_info("main", "all connections closed; exiting");
     api_providers_stop(&m->app, NULL, NULL);
     api_db_stop(&m->app, NULL, NULL);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
@@ -56,6 +55,14 @@ static void main__on_drained(void *arg)
     uv_unref((uv_handle_t *)&m->hard_stop);
 }
 
+static void main__on_drained(void *arg)
+{
+    main__ctx_t *m = arg;
+    log_info("main", "all connections closed; exiting");
+    /* Running jobs are handed back before the providers and the database pool close. */
+    api_jobs_stop(&m->app, main__after_jobs, m);
+}
+
 static void main__on_signal(uv_signal_t *s, int signum)
 {
     main__ctx_t *m = s->data;
@@ -65,6 +72,8 @@ static void main__on_signal(uv_signal_t *s, int signum)
     }
     log_info("main", "signal %d: shutting down (grace %llds)", signum,
              (long long)m->app.cfg->shutdown_grace_s);
+    /* Stop claiming jobs and end event streams first, so the connections can drain. */
+    api_jobs_shutdown(&m->app);
     http_server_shutdown(m->app.http, (uint64_t)m->app.cfg->shutdown_grace_s * 1000,
                          main__on_drained, m);
 }
@@ -105,10 +114,13 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         log_error("main", "accounts: %s", err);
     else if ((rc = api_providers_start(&m.app, err, sizeof err)) != 0)
         log_error("main", "providers: %s", err);
+    else if ((rc = api_jobs_start(&m.app, err, sizeof err)) != 0)
+        log_error("main", "jobs: %s", err);
     else if ((rc = http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err)) != 0)
         log_error("main", "%s", err);
     if (rc != 0) {
         /* Close whatever was opened so the process exits without leaks. */
+        api_jobs_stop(&m.app, NULL, NULL);
         api_providers_stop(&m.app, NULL, NULL);
         api_db_stop(&m.app, NULL, NULL);
         uv_walk(&loop, main__walk_close, NULL);

@@ -13,6 +13,7 @@ typedef struct db_pool db_pool_t;
 typedef struct providers providers_t;
 typedef struct net_client net_client_t;
 typedef struct aws_client aws_client_t;
+typedef struct jobs_engine jobs_engine_t;
 
 typedef struct {
     uv_loop_t *loop;
@@ -22,6 +23,7 @@ typedef struct {
     providers_t *providers; /* text/vision/speech/image providers (providers/registry.h) */
     net_client_t *net;      /* outbound HTTP: libcurl-multi on the loop */
     aws_client_t *aws;      /* Bedrock and Polly, used when credentials resolve */
+    jobs_engine_t *jobs;    /* generation jobs and event streams (jobs/jobs.h) */
     uint64_t started_ns;
 } app_t;
 
@@ -43,6 +45,14 @@ int api_db_start(app_t *app, char *err, size_t errlen);
 void api_db_stop(app_t *app, void (*done)(void *), void *arg);
 bool api_db_failed(http_req_t *req, const db_result_t *res);
 void api_db_unavailable(http_req_t *req);
+
+/* Generation pipeline (api/jobs_api.c): creates the job engine when a database is configured,
+ * registers the flows and the story generation hooks, starts the workers. api_jobs_shutdown
+ * (on SIGTERM, before HTTP drains) stops claiming and ends event streams; api_jobs_stop (after
+ * HTTP drained, before api_db_stop) hands back running jobs, then calls done(arg). */
+int api_jobs_start(app_t *app, char *err, size_t errlen);
+void api_jobs_shutdown(app_t *app);
+void api_jobs_stop(app_t *app, void (*done)(void *), void *arg);
 
 /* Providers (api/providers_glue.c): the HTTP and AWS clients and the provider registry, chosen
  * once at start (api_providers_start probes the AWS credential chain first). api_providers_stop

@@ -5,6 +5,14 @@
 #include "api/stories.h"
 #include "http/router.h"
 
+/* Generation jobs and event streams (api/jobs_api.c, api/events_api.c). */
+void api_jobs_get(http_req_t *req);
+void api_jobs_cancel(http_req_t *req);
+void api_story_jobs(http_req_t *req);
+void api_events_stream(http_req_t *req);
+void api_story_events_stream(http_req_t *req);
+void api_events_ticket(http_req_t *req);
+
 static const http_route_t api__routes[] = {
     {HTTP_M_GET, "/healthz", api_healthz, 0, 0},
     {HTTP_M_GET, "/readyz", api_readyz, 0, 0},
@@ -82,6 +90,13 @@ static const http_route_t api__routes[] = {
     {HTTP_M_GET, "/api/dashboard-stats/", api_dashboard_stats, 0, 0, NULL},
     {HTTP_M_GET, "/media/{str}/{str}/{uuid}/{str}", api_media_get, 0, 0, NULL},
     {HTTP_M_GET, "/media/{str}/{str}/{uuid}/scenes/{str}", api_media_get, 0, 0, NULL},
+    /* generation jobs and their event streams (api/jobs_api.c, api/events_api.c) */
+    {HTTP_M_GET, "/api/jobs/{uuid}/", api_jobs_get, 0, 0, NULL},
+    {HTTP_M_POST, "/api/jobs/{uuid}/cancel/", api_jobs_cancel, 0, 0, NULL},
+    {HTTP_M_GET, "/api/stories/{uuid}/jobs/", api_story_jobs, 0, 0, NULL},
+    {HTTP_M_GET, "/api/stories/{uuid}/events/", api_story_events_stream, 0, 0, NULL},
+    {HTTP_M_GET, "/api/events/", api_events_stream, 0, 0, NULL},
+    {HTTP_M_POST, "/api/events/ticket/", api_events_ticket, 0, 0, NULL},
 };
 
 void api_bench_echo(http_req_t *req);

@@ -136,6 +136,41 @@ static const config__entry_t config__table[] = {
        "Largest multipart/form-data body (story and scene images); larger gives 413."),
     CI("NOVA_MEDIA_URL_TTL_S", media_url_ttl_s, "86400", 60, 31536000,
        "Lifetime in seconds of the signed media URLs in API responses."),
+    CI("NOVA_WORKERS", workers, "16", 0, 1024,
+       "Generation jobs run at once by each process (0: this process runs none)."),
+    CI("NOVA_JOB_LEASE_S", job_lease_s, "30", 2, 3600,
+       "Lease of a running job; renewed every third of it. A crashed worker's jobs are taken "
+       "over after this long."),
+    CI("NOVA_JOB_MAX_ATTEMPTS", job_max_attempts, "5", 1, 100,
+       "Attempts of a job (and of each scene) before it fails for good."),
+    CI("NOVA_JOB_POLL_MS", job_poll_ms, "2000", 50, 600000,
+       "Workers look for jobs this often when no notification woke them."),
+    CI("NOVA_JOB_BACKOFF_BASE_MS", job_backoff_base_ms, "1000", 10, 600000,
+       "First retry delay of a failed job; doubles per attempt, with +/-25% jitter."),
+    CI("NOVA_JOB_BACKOFF_MAX_S", job_backoff_max_s, "300", 1, 86400, "Cap of the retry delay."),
+    CI("NOVA_MAX_JOBS_PER_USER", max_jobs_per_user, "0", 0, 100000,
+       "Jobs of one user running at once across all instances (0: no cap; claims still go "
+       "round-robin between users)."),
+    CI("NOVA_SYNC_WAIT_MS", sync_wait_ms, "8000", 0, 60000,
+       "Generation requests wait this long for their job before answering 202 (Prefer: wait=N "
+       "and Prefer: respond-async override it)."),
+    CI("NOVA_IMAGE_MAX_INFLIGHT", image_max_inflight, "8", 1, 4096,
+       "Scene pictures being generated at once by each process."),
+    CI("NOVA_SSE_HEARTBEAT_S", sse_heartbeat_s, "15", 1, 3600,
+       "Comment line sent on idle event streams this often (keeps proxies from closing them)."),
+    CI("NOVA_SSE_MAX_QUEUED_BYTES", sse_max_queued_bytes, "65536", 4096, 16777216,
+       "Bytes queued for one slow event-stream client; beyond that it catches up from the "
+       "database with text deltas merged."),
+    CI("NOVA_SSE_RETRY_MS", sse_retry_ms, "3000", 100, 600000,
+       "Reconnection delay the event streams announce (retry: field)."),
+    CI("NOVA_SSE_TICKET_TTL_S", sse_ticket_ttl_s, "60", 5, 3600,
+       "Lifetime of the single-use tickets that authenticate EventSource connections."),
+    CI("NOVA_EVENTS_RETENTION_H", events_retention_h, "24", 1, 8760,
+       "Hours progress events are kept for Last-Event-ID replay."),
+    CI("NOVA_TEST_IMAGE_DELAY_MS", test_image_delay_ms, "0", 0, 600000,
+       "Testing aid, only with NOVA_BENCH_ROUTES=1: added latency of every scene picture."),
+    CS("NOVA_TEST_IMAGE_FAIL_WORD", test_image_fail_word, "",
+       "Testing aid, only with NOVA_BENCH_ROUTES=1: scenes whose text contains this word fail."),
 };
 
 #define CONFIG__N (sizeof config__table / sizeof config__table[0])

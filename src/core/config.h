@@ -76,6 +76,24 @@ typedef struct {
     char *media_dir;          /* root of story files (images, audio, scenes) */
     int64_t max_upload_bytes; /* multipart/form-data bodies (story images) */
     int64_t media_url_ttl_s;  /* lifetime of signed media URLs */
+
+    /* generation pipeline: jobs and server-sent events */
+    int64_t workers; /* concurrent jobs per process */
+    int64_t job_lease_s;
+    int64_t job_max_attempts;
+    int64_t job_poll_ms;
+    int64_t job_backoff_base_ms;
+    int64_t job_backoff_max_s;
+    int64_t max_jobs_per_user; /* 0 = no cap (claims are still ordered fairly) */
+    int64_t sync_wait_ms;      /* generation requests wait this long for their job */
+    int64_t image_max_inflight;
+    int64_t sse_heartbeat_s;
+    int64_t sse_max_queued_bytes;
+    int64_t sse_retry_ms;
+    int64_t sse_ticket_ttl_s;
+    int64_t events_retention_h;
+    int64_t test_image_delay_ms; /* testing aid (with bench_routes only) */
+    char *test_image_fail_word;  /* testing aid (with bench_routes only) */
 } config_t;
 
 /* Fills cfg from the environment (getenv) with defaults for unset variables. On error writes a
