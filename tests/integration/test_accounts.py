@@ -522,14 +522,15 @@ class HashingCost(unittest.TestCase):
             return time.perf_counter() - t0
 
         wrong, unknown = [], []
-        for i in range(20):  # interleaved, first one then the other, so load drift hits both alike
+        for i in range(30):  # interleaved, first one then the other, so load drift hits both alike
             pair = [(wrong, {"email": u["email"], "password": "not it %d!" % i}),
                     (unknown, {"email": uniq() + "@example.org", "password": "not it %d!" % i})]
             for out, body in (pair if i % 2 else pair[::-1]):
                 out.append(timed(body))
-        # The fastest sample of each estimates the cost itself; slower samples mostly measure other
+        # The mean of the fastest quarter of each estimates the cost itself; slower samples mostly measure other
         # processes competing for a busy 2-core machine (CI runs tests in parallel).
-        qw, qu = min(wrong), min(unknown)
+        k = len(wrong) // 4
+        qw, qu = statistics.mean(sorted(wrong)[:k]), statistics.mean(sorted(unknown)[:k])
         print("\nlogin failures: wrong password median %.1f ms, q1 %.1f ms; unknown email median %.1f ms, "
               "q1 %.1f ms" % (statistics.median(wrong) * 1e3, qw * 1e3, statistics.median(unknown) * 1e3, qu * 1e3))
         self.assertGreater(qw, 0.005, "hashing looks disabled")
