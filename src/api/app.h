@@ -19,7 +19,7 @@ typedef struct {
     uv_loop_t *loop;
     const config_t *cfg;
     http_server_t *http;
-    db_pool_t *db; /* NULL when no database is configured */
+    db_pool_t *db;          /* NULL when no database is configured */
     providers_t *providers; /* text/vision/speech/image providers (providers/registry.h) */
     net_client_t *net;      /* outbound HTTP: libcurl-multi on the loop */
     aws_client_t *aws;      /* Bedrock and Polly, used when credentials resolve */

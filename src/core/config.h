@@ -19,9 +19,8 @@ typedef struct {
     int64_t shutdown_grace_s;
     char *log_level;
     char *cors_origins; /* comma-separated exact origins, or empty */
-    char *public_url;
-    char *web_dir;
-        /* the browser app's files */ /* base for absolute URLs; empty = from the Host header */
+    char *public_url;   /* base for absolute URLs; empty = from the Host header */
+    char *web_dir;      /* the browser app's files; empty = the built-in src/web */
 
     /* HTTP limits and timeouts */
     int64_t max_header_bytes;

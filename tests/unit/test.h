@@ -45,7 +45,8 @@ extern int test__in_test;
     } while (0)
 #define ASSERT_MEMEQ(a, b, n)                                                                      \
     do {                                                                                           \
-        if (memcmp((a), (b), (n)) != 0) TEST__FAIL("%s == %s (%zu bytes) differ", #a, #b, (size_t)(n)); \
+        if (memcmp((a), (b), (n)) != 0)                                                            \
+            TEST__FAIL("%s == %s (%zu bytes) differ", #a, #b, (size_t)(n));                        \
     } while (0)
 
 typedef struct {

@@ -43,5 +43,6 @@ TEST(buf_is_bounded)
     buf_free(&b);
 }
 
-TEST_MAIN({"arena_allocates_aligned_and_frees_everything", arena_allocates_aligned_and_frees_everything},
+TEST_MAIN({"arena_allocates_aligned_and_frees_everything",
+           arena_allocates_aligned_and_frees_everything},
           {"buf_is_bounded", buf_is_bounded})

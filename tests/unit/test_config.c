@@ -48,8 +48,10 @@ TEST(every_entry_is_named_once)
     size_t n = config_count();
     ASSERT(n > 20);
     for (size_t i = 0; i < n; i++)
-        for (size_t j = i + 1; j < n; j++) ASSERT(strcmp(config_env_name(i), config_env_name(j)) != 0);
+        for (size_t j = i + 1; j < n; j++)
+            ASSERT(strcmp(config_env_name(i), config_env_name(j)) != 0);
 }
 
-TEST_MAIN({"defaults_load", defaults_load}, {"environment_overrides_and_bounds", environment_overrides_and_bounds},
+TEST_MAIN({"defaults_load", defaults_load},
+          {"environment_overrides_and_bounds", environment_overrides_and_bounds},
           {"every_entry_is_named_once", every_entry_is_named_once})

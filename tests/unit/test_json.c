@@ -41,11 +41,11 @@ TEST(parse_errors_say_where)
 TEST(utf8_validation)
 {
     ASSERT(json_utf8_valid("plain", 5));
-    ASSERT(json_utf8_valid("\xe2\x82\xac", 3));     /* euro sign */
-    ASSERT(!json_utf8_valid("\xc0\xaf", 2));        /* overlong '/' */
-    ASSERT(!json_utf8_valid("\xed\xa0\x80", 3));    /* surrogate */
+    ASSERT(json_utf8_valid("\xe2\x82\xac", 3));      /* euro sign */
+    ASSERT(!json_utf8_valid("\xc0\xaf", 2));         /* overlong '/' */
+    ASSERT(!json_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
     ASSERT(!json_utf8_valid("\xf4\x90\x80\x80", 4)); /* above U+10FFFF */
-    ASSERT(!json_utf8_valid("\xe2\x82", 2));        /* truncated */
+    ASSERT(!json_utf8_valid("\xe2\x82", 2));         /* truncated */
 }
 
 TEST(generator_repairs_invalid_utf8)
@@ -63,5 +63,6 @@ TEST(generator_repairs_invalid_utf8)
     yajl_gen_free(g);
 }
 
-TEST_MAIN({"parse_valid_and_lookup", parse_valid_and_lookup}, {"parse_errors_say_where", parse_errors_say_where},
-          {"utf8_validation", utf8_validation}, {"generator_repairs_invalid_utf8", generator_repairs_invalid_utf8})
+TEST_MAIN({"parse_valid_and_lookup", parse_valid_and_lookup},
+          {"parse_errors_say_where", parse_errors_say_where}, {"utf8_validation", utf8_validation},
+          {"generator_repairs_invalid_utf8", generator_repairs_invalid_utf8})
