@@ -23,31 +23,8 @@ void aws__call_cancel_all(aws_client_t *c);
 static int endpoint_parse(aws_endpoint_t *ep, const char *url)
 {
     bool tls;
-    const char *h;
-    if (strncasecmp(url, "https://", 8) == 0) {
-        tls = true;
-        h = url + 8;
-    } else if (strncasecmp(url, "http://", 7) == 0) {
-        tls = false;
-        h = url + 7;
-    } else {
-        return -EINVAL;
-    }
-    size_t n = strcspn(h, "/?#");
-    if (n == 0 || n > 255) return -EINVAL;
-    /* Only a bare authority (a trailing '/' is tolerated): a base path would change what is
-     * signed and no AWS endpoint needs one. */
-    if (h[n] && !(h[n] == '/' && h[n + 1] == '\0')) return -EINVAL;
     char host[256];
-    memcpy(host, h, n);
-    host[n] = '\0';
-    for (char *p = host; *p; p++)
-        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-    /* Drop the scheme's default port: curl omits it from Host too. */
-    size_t hl = strlen(host);
-    const char *dflt = tls ? ":443" : ":80";
-    if (hl > strlen(dflt) && host[0] != '[' && strcmp(host + hl - strlen(dflt), dflt) == 0)
-        host[hl - strlen(dflt)] = '\0';
+    if (aws__endpoint_authority(url, &tls, host) != 0) return -EINVAL;
     size_t bl = strlen(host) + 9;
     ep->base_url = malloc(bl);
     ep->host_header = strdup(host);

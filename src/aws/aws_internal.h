@@ -214,5 +214,9 @@ const char *aws__image_format(const uint8_t *p, size_t n);
 char *aws__model_path(const char *model_id, const char *action);
 /* Parses ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fff]Z" to epoch seconds; -1 on error. */
 int64_t aws__parse_iso8601(const char *s);
+/* Parses an endpoint "http(s)://host[:port][/]" (nothing after the authority but one '/'):
+ * lower-cases the host, drops the scheme's default port (curl omits it from Host too), and
+ * reports whether it is TLS. host must hold 256 bytes. Returns 0 or -EINVAL. */
+int aws__endpoint_authority(const char *url, bool *tls, char host[256]);
 
 #endif

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <openssl/evp.h>
@@ -130,4 +131,32 @@ int64_t aws__parse_iso8601(const char *s)
     tm.tm_sec = se;
     time_t v = timegm(&tm);
     return v == (time_t)-1 ? -1 : (int64_t)v;
+}
+
+int aws__endpoint_authority(const char *url, bool *tls, char host[256])
+{
+    const char *h;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        *tls = true;
+        h = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        *tls = false;
+        h = url + 7;
+    } else {
+        return -EINVAL;
+    }
+    size_t n = strcspn(h, "/?#");
+    if (n == 0 || n > 255) return -EINVAL;
+    /* Only a bare authority (a trailing '/' is tolerated): a base path would change what is
+     * signed and no AWS endpoint needs one. */
+    if (h[n] && !(h[n] == '/' && h[n + 1] == '\0')) return -EINVAL;
+    memcpy(host, h, n);
+    host[n] = '\0';
+    for (char *p = host; *p; p++)
+        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
+    size_t hl = strlen(host);
+    const char *dflt = *tls ? ":443" : ":80";
+    if (hl > strlen(dflt) && host[0] != '[' && strcmp(host + hl - strlen(dflt), dflt) == 0)
+        host[hl - strlen(dflt)] = '\0';
+    return 0;
 }

@@ -102,28 +102,8 @@ static bool bucket_ok(const char *b)
 static int endpoint_setup(s3_client_t *c, const char *url, bool path_style)
 {
     bool tls;
-    const char *h;
-    if (strncasecmp(url, "https://", 8) == 0) {
-        tls = true;
-        h = url + 8;
-    } else if (strncasecmp(url, "http://", 7) == 0) {
-        tls = false;
-        h = url + 7;
-    } else {
-        return -EINVAL;
-    }
-    size_t n = strcspn(h, "/?#");
-    if (n == 0 || n > 255) return -EINVAL;
-    if (h[n] && !(h[n] == '/' && h[n + 1] == '\0')) return -EINVAL;
     char host[256];
-    memcpy(host, h, n);
-    host[n] = '\0';
-    for (char *p = host; *p; p++)
-        if (*p >= 'A' && *p <= 'Z') *p = (char)(*p - 'A' + 'a');
-    size_t hl = strlen(host);
-    const char *dflt = tls ? ":443" : ":80";
-    if (hl > strlen(dflt) && host[0] != '[' && strcmp(host + hl - strlen(dflt), dflt) == 0)
-        host[hl - strlen(dflt)] = '\0';
+    if (aws__endpoint_authority(url, &tls, host) != 0) return -EINVAL;
     /* A bucket name with dots does not match the wildcard certificate of *.s3.amazonaws.com. */
     if (tls && strchr(c->bucket, '.')) path_style = true;
     char full[330];
