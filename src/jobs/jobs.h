@@ -133,7 +133,9 @@ void jobs_run_delta(jobs_run_t *run, const char *text, size_t len, size_t offset
 
 /* A transaction that holds the job (jobs_hold first): build() queues the domain statements
  * (db_tx_query, jobs_tx_event, jobs_tx_checkpoint) and done() runs after the commit with DB_OK,
- * or with an error status (then nothing was written; NJ001 means the job is no longer ours). */
+ * or with an error status (then nothing was written; NJ001 means the job is no longer ours).
+ * The transaction waits for the run's earlier events and progress to be stored, and later ones
+ * wait for it, so events emitted inside it keep their place in the stream. */
 typedef void (*jobs_tx_build_fn)(jobs_run_t *run, db_tx_t *tx, void *arg);
 typedef void (*jobs_tx_done_fn)(jobs_run_t *run, int status, void *arg);
 void jobs_run_tx(jobs_run_t *run, jobs_tx_build_fn build, jobs_tx_done_fn done, void *arg);

@@ -1,6 +1,7 @@
-/* run: what a handler calls while it runs a job: progress, events and text deltas (sent one
- * statement at a time per run, so their ids follow the order the handler made them, and
- * coalesced while a statement is in flight), checkpointed transactions that hold the job, and
+/* run: what a handler calls while it runs a job: progress, events, text deltas and checkpointed
+ * transactions that hold the job (all sent one at a time per run through one queue, so event ids
+ * follow the order the handler made them even when a transaction emits an event; progress and
+ * deltas coalesce while a statement is in flight), and
  * the terminal reports (finish with retry/backoff, hand-back at shutdown, waiting for
  * children). */
 #include <errno.h>
@@ -12,7 +13,8 @@
 #include "core/log.h"
 #include "jobs/jobs_internal.h"
 
-typedef enum { JOBS__EV_EVENT, JOBS__EV_PROGRESS, JOBS__EV_DELTA } jobs__ev_kind_t;
+typedef enum { JOBS__EV_EVENT, JOBS__EV_PROGRESS, JOBS__EV_DELTA, JOBS__EV_TX } jobs__ev_kind_t;
+typedef enum { JOBS__TX_PLAIN, JOBS__TX_FINAL, JOBS__TX_RETRY, JOBS__TX_WAIT } jobs__tx_mode_t;
 
 struct jobs__ev {
     struct jobs__ev *next;
@@ -21,6 +23,10 @@ struct jobs__ev {
     size_t offset;
     char type[32];
     buf_t data; /* event JSON, progress step, or delta text */
+    /* JOBS__EV_TX: a transaction that waits for the events before it (and holds those after). */
+    jobs_tx_build_fn build;
+    jobs_tx_done_fn done;
+    void *arg;
 };
 
 static const char jobs__progress_sql[] =
@@ -46,6 +52,8 @@ static void jobs__ev_free(struct jobs__ev *ev)
 }
 
 static void jobs__evq_pump(jobs__run_t *r);
+static void jobs__tx_start(jobs__run_t *r, jobs__tx_mode_t mode, jobs_tx_build_fn build,
+                           jobs_tx_done_fn done, void *arg);
 
 void jobs__run_unref(jobs__run_t *r)
 {
@@ -83,6 +91,22 @@ static void jobs__evq_pump(jobs__run_t *r)
     }
     r->evq_head = ev->next;
     if (!r->evq_head) r->evq_tail = NULL;
+    if (ev->kind == JOBS__EV_TX) {
+        /* The queue stays busy until the transaction commits (jobs__tx_committed pumps). */
+        r->evq_busy = true;
+        jobs_tx_build_fn build = ev->build;
+        jobs_tx_done_fn done = ev->done;
+        void *arg = ev->arg;
+        jobs__ev_free(ev);
+        if (r->pub.lost || r->ended) {
+            r->evq_busy = false;
+            if (done) done(&r->pub, DB_E_QUERY, arg);
+            jobs__evq_pump(r);
+            return;
+        }
+        jobs__tx_start(r, JOBS__TX_PLAIN, build, done, arg);
+        return;
+    }
     jobs_engine_t *e = r->pub.engine;
     char uid[24], pct[16];
     snprintf(uid, sizeof uid, "%lld", (long long)r->pub.user_id);
@@ -180,8 +204,6 @@ void jobs_run_delta(jobs_run_t *run, const char *text, size_t len, size_t offset
 
 /* ---- transactions that hold the job -------------------------------------------------------- */
 
-typedef enum { JOBS__TX_PLAIN, JOBS__TX_FINAL, JOBS__TX_RETRY, JOBS__TX_WAIT } jobs__tx_mode_t;
-
 typedef struct {
     jobs__run_t *r;
     jobs__tx_mode_t mode;
@@ -250,6 +272,8 @@ static void jobs__tx_committed(int status, void *arg)
                      t->error);
         if (t->done) t->done(&r->pub, t->status, t->arg);
         free(t);
+        r->evq_busy = false; /* the queue waited for this transaction */
+        jobs__evq_pump(r);
         jobs__run_unref(r);
         return;
     }
@@ -346,7 +370,15 @@ void jobs_run_tx(jobs_run_t *run, jobs_tx_build_fn build, jobs_tx_done_fn done, 
         if (done) done(run, DB_E_QUERY, arg);
         return;
     }
-    jobs__tx_start(r, JOBS__TX_PLAIN, build, done, arg);
+    struct jobs__ev *ev = jobs__ev_push(r, JOBS__EV_TX);
+    if (!ev) {
+        if (done) done(run, -ENOMEM, arg);
+        return;
+    }
+    ev->build = build;
+    ev->done = done;
+    ev->arg = arg;
+    jobs__evq_pump(r);
 }
 
 void jobs_tx_checkpoint(jobs_run_t *run, db_tx_t *tx, const char *json_obj)
