@@ -626,12 +626,22 @@ static void gen__enqueued(int status, const jobs_info_t *info, void *arg)
     /* The story shows "generating" from the first answer on (scenes leave the story as is);
      * regeneration keeps the parent's requested changes with the story. */
     const char *st = c->r.kind == STORIES_GEN_SCENES || !info->created ? NULL : "generating";
-    const char *p[3] = {c->r.story_id, st, c->r.modifications};
+    /* The request's prompt, template and voice become the story's only when this request made
+     * the job (a request that joined a running job changes nothing). The job reads them from its
+     * payload, so it does not depend on this statement having run first. */
+    bool mine = info->created;
+    const char *p[6] = {c->r.story_id,
+                        st,
+                        c->r.modifications,
+                        mine ? c->r.prompt : NULL,
+                        mine ? c->r.template_name : NULL,
+                        mine ? c->r.voice_id : NULL};
     if (db_query(app->db,
                  "UPDATE stories SET status = coalesce($2, status), status_detail = CASE WHEN $2 "
                  "IS NULL THEN status_detail END, modifications = coalesce(NULLIF($3, ''), "
-                 "modifications) WHERE id = $1",
-                 3, p, gen__status_set, c, NULL) != 0)
+                 "modifications), prompt = coalesce($4, prompt), template = coalesce($5, "
+                 "template), voice_id = coalesce($6, voice_id) WHERE id = $1",
+                 6, p, gen__status_set, c, NULL) != 0)
         gen__status_set(NULL, c);
 }
 

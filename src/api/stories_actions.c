@@ -179,11 +179,16 @@ void api_stories_restore(http_req_t *req)
 
 /* ---- regenerate ------------------------------------------------------------------------------ */
 
-static void regen__saved(http_req_t *req, db_result_t *res, void *ctx)
+static void regen__loaded(http_req_t *req, stories_ctx_t *c)
 {
-    stories_ctx_t *c = ctx;
-    if (api_db_failed(req, res)) return;
     const stories_generation_hooks_t *h = stories_generation_hooks();
+    if (!h->regenerate) {
+        stories__unavailable(req);
+        return;
+    }
+    /* The new prompt and template become the story's when the job is created (after any
+     * Idempotency-Key check, so a replayed or mismatched request changes nothing); the text
+     * itself is replaced by the pipeline through stories_replace_text. */
     stories_gen_request_t g = {.kind = STORIES_GEN_REGENERATE,
                                .story_id = c->id,
                                .user_id = c->user->id,
@@ -191,21 +196,6 @@ static void regen__saved(http_req_t *req, db_result_t *res, void *ctx)
                                .modifications = c->modifications,
                                .template_name = c->template_name};
     h->regenerate(req, c->user, &g);
-}
-
-static void regen__loaded(http_req_t *req, stories_ctx_t *c)
-{
-    if (!stories_generation_hooks()->regenerate) {
-        stories__unavailable(req);
-        return;
-    }
-    /* The new prompt and template are the story's from now on (the reference saved them too);
-     * the text itself is replaced by the pipeline through stories_replace_text. */
-    const char *params[3] = {c->id, c->prompt, c->template_name};
-    stories_q(req,
-              "UPDATE stories SET prompt = COALESCE($2, prompt), template = COALESCE($3, "
-              "template) WHERE id = $1",
-              3, params, regen__saved, c);
 }
 
 static void regen__authed(http_req_t *req, const api_user_t *user)
@@ -239,32 +229,23 @@ void api_stories_regenerate(http_req_t *req)
 
 /* ---- generate_audio ------------------------------------------------------------------------ */
 
-static void audio__saved(http_req_t *req, db_result_t *res, void *ctx)
-{
-    stories_ctx_t *c = ctx;
-    if (api_db_failed(req, res)) return;
-    stories_gen_request_t g = {.kind = STORIES_GEN_AUDIO,
-                               .story_id = c->id,
-                               .user_id = c->user->id,
-                               .voice_id = c->voice_id};
-    stories_generation_hooks()->generate_audio(req, c->user, &g);
-}
-
 static void audio__loaded(http_req_t *req, stories_ctx_t *c)
 {
     if (stories__blank(c->text)) {
         stories_respond_error(req, 400, "Story has no content. Please regenerate the story first.");
         return;
     }
-    if (!stories_generation_hooks()->generate_audio) {
+    const stories_generation_hooks_t *h = stories_generation_hooks();
+    if (!h->generate_audio) {
         stories__unavailable(req);
         return;
     }
-    const char *params[2] = {c->id, c->voice_id};
-    stories_q(req,
-              "UPDATE stories SET voice_id = COALESCE($2, voice_id) WHERE id = $1 RETURNING "
-              "voice_id",
-              2, params, audio__saved, c);
+    /* The voice becomes the story's when the job is created (see regen__loaded). */
+    stories_gen_request_t g = {.kind = STORIES_GEN_AUDIO,
+                               .story_id = c->id,
+                               .user_id = c->user->id,
+                               .voice_id = c->voice_id};
+    h->generate_audio(req, c->user, &g);
 }
 
 static void audio__authed(http_req_t *req, const api_user_t *user)

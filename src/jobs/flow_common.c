@@ -130,6 +130,14 @@ static void flows__story_loaded(db_result_t *res, void *arg)
     s->sound_effects = db_result_get_by_name(res, 0, "sfx")[0] == 't';
     s->questions = db_result_get_by_name(res, 0, "questions")[0] == 't';
     s->explain_words = db_result_get_by_name(res, 0, "explain")[0] == 't';
+    /* What the request asked for travels in the payload: the story row is updated when the job
+     * is created, but the job must not depend on that statement having run first. */
+    static const char *const asked[] = {"prompt", "template", "voice_id"};
+    const char **into[] = {&s->prompt, &s->template_name, &s->voice_id};
+    for (size_t i = 0; i < sizeof asked / sizeof *asked; i++) {
+        const char *v = json_get_str(run->payload, asked[i]);
+        if (v && *v) *into[i] = arena_strdup(&run->arena, v);
+    }
     cb(run, 0, s, cb_arg);
 }
 

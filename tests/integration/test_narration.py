@@ -136,6 +136,39 @@ class Narration(unittest.TestCase):
                      if not p.endswith((".mp3", ".json")) and not os.path.isdir(p)]
         self.assertEqual(leftovers, [])
 
+    def test_idempotency_key_mismatch_changes_nothing(self):
+        api = new_user(self.srv, SHORT)
+        st, _, story = api.call("POST", "/api/stories/", {"title": "Heron", "prompt": "a heron who counts stars"})
+        self.assertEqual(st, 201, story)
+        st, _, voices = api.call("GET", "/api/stories/available_voices/?language_code=")
+        self.assertEqual(st, 200, voices)
+        ids = sorted({v["id"] for vs in voices["voices_by_language"].values() for v in vs})
+        a, b = [v for v in ids if v != story["voice_id"]][:2]
+        key = {"Idempotency-Key": "voice-" + story["id"]}
+        url = "/api/stories/%s/generate_audio/" % story["id"]
+        st, _, first = api.call("POST", url, {"voice_id": a}, headers=key)
+        self.assertEqual(st, 200, first)
+        self.assertEqual(first["story"]["voice_id"], a)
+        # Same key, other voice: refused, and the story keeps the voice of the first request.
+        st, _, doc = api.call("POST", url, {"voice_id": b}, headers=key)
+        self.assertEqual(st, 422, doc)
+        self.assertEqual(api.call("GET", "/api/stories/%s/" % story["id"])[2]["voice_id"], a)
+        # Same key, same body: the first answer again, no second job.
+        st, h, again = api.call("POST", url, {"voice_id": a}, headers=key)
+        self.assertEqual(st, 200)
+        self.assertEqual(h.get("idempotent-replayed"), "true")
+        self.assertEqual(again["job"]["id"], first["job"]["id"])
+        # Regenerate with a mismatched key leaves prompt and template alone too.
+        rkey = {"Idempotency-Key": "regen-" + story["id"]}
+        rurl = "/api/stories/%s/regenerate/" % story["id"]
+        st, _, doc = api.call("POST", rurl, {"prompt": "a heron who sings", "template": "mystery"}, headers=rkey)
+        self.assertEqual(st, 200, doc)
+        self.assertEqual(doc["story"]["template"], "mystery")
+        st, _, doc = api.call("POST", rurl, {"prompt": "a heron who dances", "template": "sci-fi"}, headers=rkey)
+        self.assertEqual(st, 422, doc)
+        now = api.call("GET", "/api/stories/%s/" % story["id"])[2]
+        self.assertEqual((now["prompt"], now["template"]), ("a heron who sings", "mystery"))
+
 
 if __name__ == "__main__":
     unittest.main()
