@@ -6,7 +6,10 @@
 #include <string.h>
 
 #define ARENA_BLOCK_SIZE 4096
-#define ARENA_LARGE      1024 /* allocations above this bypass the blocks */
+/* The first block is small: most requests need one or two kilobytes (parsed headers, path
+ * parameters), and requests that live long (server-sent event streams) keep only that. */
+#define ARENA_FIRST_BLOCK_SIZE 2048
+#define ARENA_LARGE            1024 /* allocations above this bypass the blocks */
 
 struct arena_block {
     arena_block_t *next;
@@ -67,8 +70,9 @@ void *arena_alloc(arena_t *a, size_t size)
     }
     arena_block_t *b = a->blocks;
     if (!b || b->size - b->pos < size) {
-        b = arena__xmalloc(sizeof *b + ARENA_BLOCK_SIZE);
-        b->size = ARENA_BLOCK_SIZE;
+        size_t bs = b ? ARENA_BLOCK_SIZE : ARENA_FIRST_BLOCK_SIZE;
+        b = arena__xmalloc(sizeof *b + bs);
+        b->size = bs;
         b->pos = 0;
         b->next = a->blocks;
         a->blocks = b;

@@ -1,9 +1,9 @@
-/* arena: a region allocator for per-request memory. Small allocations are carved from 4 KiB
- * blocks; large ones are malloc'd separately and tracked on a list. arena_reset/arena_free release
- * everything in one step, so a request never frees its parsed headers, path parameters or JSON
- * tree piece by piece. Cleanups (arena_on_free) release non-memory resources (a yajl tree, a
- * PGresult) at the same moment. Allocation failure aborts the process (like h2o_mem_alloc):
- * every size passed here is already bounded by a configured limit. */
+/* arena: a region allocator for per-request memory. Small allocations are carved from blocks
+ * (2 KiB first, then 4 KiB); large ones are malloc'd separately and tracked on a list.
+ * arena_reset/arena_free release everything in one step, so a request never frees its parsed
+ * headers, path parameters or JSON tree piece by piece. Cleanups (arena_on_free) release non-memory
+ * resources (a yajl tree, a PGresult) at the same moment. Allocation failure aborts the process
+ * (like h2o_mem_alloc): every size passed here is already bounded by a configured limit. */
 #ifndef NOVA_CORE_ARENA_H
 #define NOVA_CORE_ARENA_H
 
