@@ -22,7 +22,7 @@ env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_PROFILE AWS_EC2_METADAT
     "$NOVA_BIN" serve 2>"$BENCH_TMP/server-offline.log" &
 SPID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$SPORT/readyz" >/dev/null && break; sleep 0.2; done
-PROV=$(curl -sf "http://127.0.0.1:$SPORT/api/providers/" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(", ".join("%s \`%s\` (%s)" % (k, d[k]["provider"], d[k]["model"]) for k in ("text", "vision", "speech", "image")))')
+PROV=$(curl -sf "http://127.0.0.1:$SPORT/api/providers/" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(", ".join("%s `%s` (%s)" % (k, d[k]["provider"], d[k]["model"]) for k in ("text", "vision", "speech", "image")))')
 RES=$(python3 "$ROOT/tools/benchsrc/offline_e2e.py" "$SPORT" "$N")
 read -r ta sc tot words audio wall ok p50 mx ideal ratio < <(python3 -c '
 import json, os, sys
