@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "aws/aws.h"
 #include "core/log.h"
 #include "db/db.h"
 #include "db/db_migrate.h"
+#include "jobs/jobs.h"
 #include "http/http.h"
 
 bool api__db_ready(app_t *app);
@@ -56,6 +58,8 @@ bool api__db_ready(app_t *app)
 void api__metrics_extra(app_t *app, buf_t *out)
 {
     if (app->db) db_pool_metrics_write(app->db, out);
+    if (app->jobs) jobs_engine_metrics_write(app->jobs, out);
+    if (app->aws) aws_metrics_write(app->aws, out);
 }
 
 bool api_db_failed(http_req_t *req, const db_result_t *res)

@@ -165,7 +165,10 @@ static void jobs__run_start(jobs_engine_t *e, const db_result_t *res, int row)
     p->payload = json_parse(&p->arena, pl ? pl : "{}", pl ? strlen(pl) : 2, 64, err, sizeof err);
     p->checkpoint = json_parse(&p->arena, ck ? ck : "{}", ck ? strlen(ck) : 2, 64, err, sizeof err);
     r->refs = 1;
-    r->hb_gen = e->hb_gen;
+    /* Not in any heartbeat yet: one already in flight did not carry this job's id, so its
+     * answer must not count the job as lost (it would be stopped 6 ms after starting and then
+     * wait a whole lease for the rescuer). */
+    r->hb_gen = 0;
     r->prev = e->runs.prev;
     r->next = &e->runs;
     e->runs.prev->next = r;

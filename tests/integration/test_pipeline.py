@@ -439,8 +439,10 @@ class CreateFlow(unittest.TestCase):
 class ScenesAtScale(unittest.TestCase):
     def test_twenty_stories_five_scenes_two_forced_failures(self):
         media = tempfile.mkdtemp(prefix="nova-pipe-")
+        # Short leases: heartbeats every second race with the claims of new scene jobs (a job
+        # claimed while a heartbeat was in flight was once taken for lost).
         env = dict(NOVA_MEDIA_DIR=media, NOVA_WORKERS=24, NOVA_IMAGE_MAX_INFLIGHT=8,
-                   NOVA_JOB_MAX_ATTEMPTS=3)
+                   NOVA_JOB_MAX_ATTEMPTS=3, NOVA_JOB_LEASE_S=3)
         with server(**env) as srv:
             api = new_user(srv, SHORT)
             stories = []
@@ -481,6 +483,14 @@ class ScenesAtScale(unittest.TestCase):
                 self.assertEqual(finals[i]["state"], "partial" if i in fail_at else "succeeded")
                 self.assertEqual(finals[i]["children"]["total"], 5)
             self.assertEqual((ready, failed), (98, 2))
+            # No job was taken for lost, so every picture was drawn in one attempt.
+            self.assertEqual(psql("SELECT max(attempt) FROM jobs WHERE kind = 'scene' AND story_id IN (%s)"
+                                  % ",".join("'%s'" % s["id"] for s in stories)), "1")
+            c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+            c.request("GET", "/metrics")
+            metrics = c.getresponse().read().decode()
+            c.close()
+            self.assertIn("\nnova_jobs_leases_lost_total 0\n", metrics)
             # A failed scene never retried forever: one attempt (content failures are final).
             self.assertEqual(psql("SELECT max(attempt) FROM jobs WHERE kind = 'scene' AND state = 'failed' "
                                   "AND story_id IN (%s)" % ",".join("'%s'" % s["id"] for s in stories)), "1")
