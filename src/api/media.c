@@ -4,7 +4,14 @@
  * else's story with a token is 404. The path is sanitised (media_path_sanitize) and opened
  * without following symlinks below NOVA_MEDIA_DIR on the threadpool; the body is sent by
  * http_respond_file, with Range (206/416), If-Range, ETag/If-None-Match (304), Last-Modified
- * and Accept-Ranges. */
+ * and Accept-Ranges.
+ *
+ * With the s3 media backend (NOVA_MEDIA_PROXY=1 makes API URLs point here) the same checks and
+ * headers apply to the object: a HEAD request to S3 gives size, ETag and Last-Modified, the
+ * conditionals and the Range are decided here as for files, and the body is streamed in chunks
+ * of MEDIA__S3_CHUNK bytes, each a ranged S3 GET started only once the client has taken the
+ * previous one, so a slow client holds at most two chunks of memory. Also owns the start-up and
+ * shutdown of the media backend (api_media_start/stop). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,33 +19,36 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api/app.h"
 #include "api/story_json.h"
 #include "api/stories.h"
+#include "aws/s3.h"
 #include "core/crypto.h"
+#include "core/log.h"
 #include "http/range.h"
+#include "media/backend.h"
 #include "media/paths.h"
 #include "media/signed_url.h"
 #include "media/store.h"
+
+#define MEDIA__S3_CHUNK (1024 * 1024)
 
 typedef struct {
     char rel[MEDIA_PATH_MAX + 1];
     bool signed_url;
     int64_t expires;
+    /* s3 streaming */
+    http_req_t *req;
+    s3_op_t *op;       /* the HEAD or GET in flight */
+    uint64_t pos, end; /* next byte to fetch, last byte to send (inclusive) */
+    bool got_done;     /* the current GET finished */
+    bool drained;      /* the client's queue emptied since the last write */
+    bool stopped;      /* client gone or a failure: end the stream */
 } media__t;
 
 static const char *media__type(const char *rel)
 {
-    const char *dot = strrchr(rel, '.');
-    static const struct {
-        const char *ext, *type;
-    } types[] = {
-        {".png", "image/png"},         {".jpg", "image/jpeg"},  {".jpeg", "image/jpeg"},
-        {".gif", "image/gif"},         {".webp", "image/webp"}, {".mp3", "audio/mpeg"},
-        {".json", "application/json"}, {".wav", "audio/wav"},
-    };
-    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
-        if (strcmp(dot, types[i].ext) == 0) return types[i].type;
-    return "application/octet-stream";
+    return media_content_type(rel);
 }
 
 static void media__opened(int fd, const struct stat *st, void *arg)
@@ -107,10 +117,185 @@ static void media__opened(int fd, const struct stat *st, void *arg)
     http_respond_file(req, 200, type, fd, 0, size);
 }
 
+/* ---- s3 ------------------------------------------------------------------------------------ */
+
+static void media__s3_next(media__t *m);
+
+static void media__s3_abort(http_req_t *req, void *arg)
+{
+    (void)req;
+    media__t *m = arg;
+    m->stopped = true;
+    if (m->op) s3_op_cancel(m->op); /* its callback ends the request */
+}
+
+static int media__s3_data(void *arg, const char *data, size_t len)
+{
+    media__t *m = arg;
+    if (m->stopped) return 1;
+    m->drained = false;
+    if (http_stream_write(m->req, data, len) != 0) {
+        m->stopped = true;
+        return 1;
+    }
+    return 0;
+}
+
+static void media__s3_got(void *arg, const aws_error_t *err)
+{
+    media__t *m = arg;
+    m->op = NULL;
+    if (err && err->code != AWS_ERR_CANCELLED) {
+        char msg[512];
+        aws_error_format(err, "media proxy", msg, sizeof msg);
+        log_warn("media", "streaming %s from S3 stopped: %s", m->rel, msg);
+    }
+    if (err) m->stopped = true;
+    m->got_done = true;
+    if (m->stopped || m->pos > m->end || m->drained) media__s3_next(m);
+}
+
+static void media__s3_drain(http_req_t *req, void *arg)
+{
+    (void)req;
+    media__t *m = arg;
+    m->drained = true;
+    if (m->got_done) media__s3_next(m);
+}
+
+/* Fetches the next chunk, or ends the response when everything was sent or it stopped. */
+static void media__s3_next(media__t *m)
+{
+    http_req_t *req = m->req;
+    if (m->stopped || m->pos > m->end) {
+        req->on_abort = NULL;
+        http_stream_end(req);
+        return;
+    }
+    uint64_t last = m->pos + MEDIA__S3_CHUNK - 1;
+    if (last > m->end) last = m->end;
+    char range[64];
+    snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)m->pos,
+             (unsigned long long)last);
+    m->pos = last + 1;
+    m->got_done = false;
+    m->drained = false;
+    if (s3_get(media_backend_s3(media_backend_current()), m->rel, range, NULL, media__s3_data,
+               media__s3_got, m, &m->op) != 0) {
+        m->op = NULL;
+        m->stopped = true;
+        req->on_abort = NULL;
+        http_stream_end(req);
+    }
+}
+
+static void media__s3_head(void *arg, const s3_object_info_t *info, const aws_error_t *err)
+{
+    media__t *m = arg;
+    http_req_t *req = m->req;
+    m->op = NULL;
+    req->on_abort = NULL;
+    if (err) {
+        if (err->code == AWS_ERR_NOT_FOUND) {
+            http_respond_detail(req, 404, "Not found.");
+        } else {
+            char msg[512];
+            aws_error_format(err, "media proxy head", msg, sizeof msg);
+            log_warn("media", "%s: %s", m->rel, msg);
+            http_respond_error(req, 502, "storage_unavailable",
+                               "The media storage could not be reached.");
+        }
+        return;
+    }
+    uint64_t size = info->object_size ? info->object_size : info->content_length;
+    time_t mtime = 0;
+    if (info->last_modified[0]) range_http_date_parse(info->last_modified, &mtime);
+    if (info->etag[0]) http_res_header(req, "ETag", info->etag);
+    if (info->last_modified[0]) http_res_header(req, "Last-Modified", info->last_modified);
+    http_res_header(req, "Accept-Ranges", "bytes");
+    http_res_header(req, "X-Content-Type-Options", "nosniff");
+    if (m->signed_url) {
+        long long left = m->expires - (long long)time(NULL);
+        char cc[64];
+        snprintf(cc, sizeof cc, "private, max-age=%lld", left > 0 ? left : 0);
+        http_res_header(req, "Cache-Control", cc);
+    } else {
+        http_res_header(req, "Cache-Control", "private, no-cache");
+        http_res_header(req, "Vary", "Authorization");
+    }
+    const char *inm = http_req_header(req, "if-none-match");
+    bool not_modified = inm && info->etag[0] ? range_if_none_match(inm, info->etag) : false;
+    if (!inm && mtime) {
+        const char *ims = http_req_header(req, "if-modified-since");
+        time_t t;
+        if (ims && range_http_date_parse(ims, &t) == 0 && mtime <= t) not_modified = true;
+    }
+    if (not_modified) {
+        http_respond(req, 304, NULL, NULL, 0);
+        return;
+    }
+    const char *type = media__type(m->rel);
+    const char *range = http_req_header(req, "range");
+    range_t r;
+    range_result_t rr = RANGE_FULL;
+    if (range && range_if_range_ok(http_req_header(req, "if-range"), info->etag, mtime))
+        rr = range_parse(range, size, &r);
+    int status = 200;
+    char cr[RANGE_CONTENT_RANGE_MAX];
+    if (rr == RANGE_UNSATISFIABLE) {
+        range_content_range(cr, sizeof cr, NULL, size);
+        http_res_header(req, "Content-Range", cr);
+        http_respond(req, 416, NULL, NULL, 0);
+        return;
+    }
+    if (rr == RANGE_PARTIAL) {
+        range_content_range(cr, sizeof cr, &r, size);
+        http_res_header(req, "Content-Range", cr);
+        status = 206;
+        m->pos = r.start;
+        m->end = r.end;
+    } else {
+        m->pos = 0;
+        m->end = size ? size - 1 : 0;
+        if (!size) m->pos = 1; /* nothing to fetch */
+    }
+    if (req->method == HTTP_M_HEAD) {
+        /* The head with the body's length and no body. */
+        http_respond(req, status, type, NULL, m->pos > m->end ? 0 : m->end - m->pos + 1);
+        return;
+    }
+    if (http_stream_start(req, status, type, 2 * MEDIA__S3_CHUNK, media__s3_drain, m) != 0) {
+        http_stream_end(req);
+        return;
+    }
+    req->on_abort = media__s3_abort;
+    req->on_abort_arg = m;
+    m->got_done = true;
+    m->drained = true;
+    media__s3_next(m);
+}
+
+static void media__serve_s3(http_req_t *req, media_backend_t *b)
+{
+    media__t *m = req->body_ctx;
+    m->req = req;
+    req->on_abort = media__s3_abort;
+    req->on_abort_arg = m;
+    if (s3_head(media_backend_s3(b), m->rel, media__s3_head, m, &m->op) != 0) {
+        req->on_abort = NULL;
+        http_respond_error(req, 503, "unavailable", "cannot read the file now");
+    }
+}
+
 static void media__serve(http_req_t *req)
 {
     app_t *app = req->app;
     media__t *m = req->body_ctx;
+    media_backend_t *b = media_backend_current();
+    if (b) {
+        media__serve_s3(req, b);
+        return;
+    }
     if (media_store_open(app->loop, app->cfg->media_dir, m->rel, media__opened, req) != 0)
         http_respond_error(req, 503, "unavailable", "cannot open the file now");
 }
@@ -165,4 +350,39 @@ void api_media_get(http_req_t *req)
         return;
     }
     http_respond_detail(req, 403, "A signed media link or the owner's token is required.");
+}
+
+/* ---- start and stop ---------------------------------------------------------------------- */
+
+int api_media_start(app_t *app, char *err, size_t errlen)
+{
+    const config_t *cfg = app->cfg;
+    media_backend_config_t mc = {
+        .kind = cfg->media_backend,
+        .media_dir = cfg->media_dir,
+        .bucket = cfg->s3_bucket,
+        .prefix = cfg->s3_prefix,
+        .endpoint = s3_endpoint_from_env(),
+        .path_style = cfg->s3_path_style != 0,
+        .proxy = cfg->media_proxy != 0,
+    };
+    int rc = media_backend_open(app->loop, app->aws, &mc, &app->media, err, errlen);
+    if (rc != 0) return rc;
+    media_backend_install(app->media);
+    if (app->media) {
+        aws_creds_info_t ci;
+        aws_client_creds_info(app->aws, &ci);
+        log_info("media", "media on S3: bucket %s, prefix \"%s\", endpoint %s, %s URLs%s",
+                 cfg->s3_bucket, cfg->s3_prefix ? cfg->s3_prefix : "",
+                 mc.endpoint ? mc.endpoint : "(AWS)", mc.proxy ? "proxied" : "presigned",
+                 ci.access_key_id[0] ? "" : "; no AWS credentials resolved yet");
+    }
+    return 0;
+}
+
+void api_media_stop(app_t *app, void (*done)(void *), void *arg)
+{
+    media_backend_t *b = app->media;
+    app->media = NULL;
+    media_backend_close(b, done, arg);
 }

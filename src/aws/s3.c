@@ -24,6 +24,7 @@ const char *const s3__op_names[S3_OP__COUNT] = {
     [S3_OP_HEAD] = "head",
     [S3_OP_DELETE] = "delete",
     [S3_OP_LIST_UPLOADS] = "list_uploads",
+    [S3_OP_LIST] = "list",
 };
 
 void s3_config_defaults(s3_config_t *cfg)

@@ -108,6 +108,19 @@ int s3_delete(s3_client_t *c, const char *key, s3_done_cb cb, void *arg, s3_op_t
 typedef void (*s3_count_cb)(void *arg, int count, const aws_error_t *err);
 int s3_count_uploads(s3_client_t *c, const char *key_prefix, s3_count_cb cb, void *arg);
 
+/* One page of ListObjectsV2 under the client's prefix + key_prefix (at most 1000 keys). keys are
+ * relative to the client's prefix (what s3_get/s3_delete take); next_token is NULL on the last
+ * page, else the value to pass as `token` for the next one. Everything in the page is valid only
+ * during the callback; page is NULL when err is set. */
+typedef struct {
+    char **keys;
+    size_t nkeys;
+    const char *next_token;
+} s3_list_page_t;
+typedef void (*s3_list_cb)(void *arg, const s3_list_page_t *page, const aws_error_t *err);
+int s3_list(s3_client_t *c, const char *key_prefix, const char *token, s3_list_cb cb, void *arg,
+            s3_op_t **out);
+
 /* A presigned GET URL (SigV4 query signing, UNSIGNED-PAYLOAD) valid for expires_s seconds
  * (1..604800), cut to the credentials' own expiry when they are temporary. Synchronous: uses the
  * credentials already resolved (call aws_client_probe at start-up). *out is malloc'd, the caller
@@ -120,7 +133,7 @@ int s3_presign_get(s3_client_t *c, const char *key, uint32_t expires_s, char **o
 int s3_key_check(const char *key);
 
 /* Counters (same numbers as the Prometheus text). op: "put", "put_part", "create_multipart",
- * "complete_multipart", "abort_multipart", "get", "head", "delete", "list_uploads". */
+ * "complete_multipart", "abort_multipart", "get", "head", "delete", "list_uploads", "list". */
 typedef struct {
     uint64_t calls, errors, retries, attempts;
 } s3_op_counts_t;

@@ -19,6 +19,7 @@ typedef enum {
     S3_OP_HEAD,
     S3_OP_DELETE,
     S3_OP_LIST_UPLOADS,
+    S3_OP_LIST,
     S3_OP__COUNT
 } s3_opname_t;
 

@@ -10,7 +10,9 @@
 #include "audio/encode.h"
 #include "core/log.h"
 #include "jobs/flows_int.h"
+#include "media/backend.h"
 #include "media/paths.h"
+#include "media/store.h"
 
 #define NARRATE__CHUNK 3000 /* bytes per synthesis: below every engine's limit */
 
@@ -33,6 +35,9 @@ struct flows_narration {
     flows_narrate_cb cb;
     void *arg;
     bool done;
+    int publishing; /* files still to publish to the media backend (s3: upload) */
+    bool cancelled;
+    int64_t duration_ms;
 };
 
 /* The end of a chunk starting at `from`: the last paragraph break, else sentence end, else
@@ -83,6 +88,28 @@ static void narrate__report(flows_narration_t *n, int status, const char *msg, i
     cb(status, msg_copy, a, m, dur, arg);
 }
 
+/* The encoder wrote both files below the media root; the backend makes them durable (with S3:
+ * uploads them) before the story may point at them. */
+static void narrate__published(int status, void *arg)
+{
+    flows_narration_t *n = arg;
+    if (status != 0 || n->cancelled) {
+        n->publishing = 0;
+        char msg[200];
+        snprintf(msg, sizeof msg, "The narration could not be stored: %s.",
+                 media_backend_strerror(n->cancelled ? -ECANCELED : status));
+        narrate__report(n, n->cancelled ? -ECANCELED : status, msg, 0);
+        return;
+    }
+    if (--n->publishing > 0) {
+        int rc = media_store_publish(n->f->cfg.loop, n->f->media_dir, n->marks_rel,
+                                     narrate__published, n);
+        if (rc != 0) narrate__published(rc, n);
+        return;
+    }
+    narrate__report(n, 0, NULL, n->duration_ms);
+}
+
 static void narrate__encoded(int status, const audio_encode_result_t *res, void *arg)
 {
     flows_narration_t *n = arg;
@@ -91,7 +118,11 @@ static void narrate__encoded(int status, const audio_encode_result_t *res, void 
         narrate__report(n, status, status == -ECANCELED ? "cancelled" : "MP3 encoding failed", 0);
         return;
     }
-    narrate__report(n, 0, NULL, (int64_t)res->duration_ms);
+    n->duration_ms = (int64_t)res->duration_ms;
+    n->publishing = 2;
+    int rc =
+        media_store_publish(n->f->cfg.loop, n->f->media_dir, n->audio_rel, narrate__published, n);
+    if (rc != 0) narrate__published(rc, n);
 }
 
 static void narrate__dirs(int status, void *arg)
@@ -225,6 +256,10 @@ int flows_narrate(flows_t *f, jobs_run_t *run, const flows_story_t *st, flows_na
 void flows_narrate_cancel(flows_narration_t *n)
 {
     if (!n || n->done) return;
+    if (n->publishing) {
+        n->cancelled = true; /* reported by narrate__published */
+        return;
+    }
     if (n->enc) {
         audio_encode_cancel(n->enc); /* reports -ECANCELED through narrate__encoded */
         return;

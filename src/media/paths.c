@@ -305,3 +305,18 @@ out:
     if (dirfd != root_dirfd) close(dirfd);
     return rc;
 }
+
+const char *media_content_type(const char *relpath)
+{
+    const char *dot = relpath ? strrchr(relpath, '.') : NULL;
+    static const struct {
+        const char *ext, *type;
+    } types[] = {
+        {".png", "image/png"},         {".jpg", "image/jpeg"},  {".jpeg", "image/jpeg"},
+        {".gif", "image/gif"},         {".webp", "image/webp"}, {".mp3", "audio/mpeg"},
+        {".json", "application/json"}, {".wav", "audio/wav"},
+    };
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0) return types[i].type;
+    return "application/octet-stream";
+}

@@ -69,4 +69,8 @@ int media__open_beneath_walk(int root_dirfd, const char *relpath, int flags);
  * call it from a threadpool job (uv_queue_work). Returns 0 or a negative errno. */
 int media_file_write_atomic(int root_dirfd, const char *relpath, const void *data, size_t len);
 
+/* The Content-Type of a media file from its extension ("image/png", "audio/mpeg", ...;
+ * application/octet-stream when unknown). */
+const char *media_content_type(const char *relpath);
+
 #endif

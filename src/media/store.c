@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "media/backend.h"
 #include "media/paths.h"
 
 #define STORE_DIR_MODE 0750
@@ -174,7 +175,7 @@ static int store__adopt(int root, const char *spool_rel, const char *relpath)
     return rc;
 }
 
-static int store__unlink(int root, const char *relpath)
+int media_store__unlink(int root, const char *relpath)
 {
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", relpath);
@@ -260,7 +261,7 @@ static void store__work(uv_work_t *w)
     case OP_REMOVE:
         j->status = 0;
         for (size_t i = 0; i < j->npaths; i++) {
-            int rc = store__unlink(root, j->paths[i]);
+            int rc = media_store__unlink(root, j->paths[i]);
             if (rc && !j->status) j->status = rc;
         }
         break;
@@ -337,6 +338,8 @@ int media_store_adopt(uv_loop_t *loop, const char *media_dir, const char *spool_
                       const char *relpath, media_store_cb cb, void *arg)
 {
     if (!spool_rel || !relpath) return -EINVAL;
+    media_backend_t *b = media_backend_current();
+    if (b) return media_backend_publish(b, spool_rel, relpath, true, cb, arg);
     store__job_t *j = store__job(OP_ADOPT, media_dir, spool_rel, relpath, 0);
     if (!j) return -ENOMEM;
     j->cb = cb;
@@ -348,6 +351,8 @@ int media_store_write(uv_loop_t *loop, const char *media_dir, const char *relpat
                       size_t len, media_store_cb cb, void *arg)
 {
     if (!relpath) return -EINVAL;
+    media_backend_t *b = media_backend_current();
+    if (b) return media_backend_put(b, relpath, data, len, cb, arg);
     store__job_t *j = store__job(OP_WRITE, media_dir, relpath, NULL, 0);
     if (!j) return -ENOMEM;
     j->data = data;
@@ -360,6 +365,8 @@ int media_store_write(uv_loop_t *loop, const char *media_dir, const char *relpat
 int media_store_remove(uv_loop_t *loop, const char *media_dir, const char *const *relpaths,
                        size_t n, media_store_cb cb, void *arg)
 {
+    media_backend_t *b = media_backend_current();
+    if (b) return media_backend_remove(b, relpaths, n, cb, arg);
     store__job_t *j = store__job(OP_REMOVE, media_dir, NULL, NULL, 0);
     if (!j) return -ENOMEM;
     j->paths = calloc(n ? n : 1, sizeof *j->paths);
@@ -386,11 +393,34 @@ int media_store_remove_story(uv_loop_t *loop, const char *media_dir, int64_t cre
     char dir[MEDIA_STORY_PATH_MAX];
     int n = media_store_story_dir(dir, sizeof dir, created_at_unix, story_uuid);
     if (n < 0) return n;
+    media_backend_t *b = media_backend_current();
+    if (b) return media_backend_remove_dir(b, dir, cb, arg);
     store__job_t *j = store__job(OP_REMOVE_STORY, media_dir, dir, NULL, 0);
     if (!j) return -ENOMEM;
     j->cb = cb;
     j->arg = arg;
     return store__submit(loop, j);
+}
+
+static void store__noop_work(uv_work_t *w)
+{
+    (void)w;
+}
+
+int media_store_publish(uv_loop_t *loop, const char *media_dir, const char *relpath,
+                        media_store_cb cb, void *arg)
+{
+    if (!relpath) return -EINVAL;
+    media_backend_t *b = media_backend_current();
+    if (b) return media_backend_publish(b, relpath, relpath, true, cb, arg);
+    /* Local: the file is already where it belongs; report from the loop like every job. */
+    store__job_t *j = store__job(OP_WRITE, media_dir, relpath, NULL, 0);
+    if (!j) return -ENOMEM;
+    j->cb = cb;
+    j->arg = arg;
+    int rc = uv_queue_work(loop, &j->work, store__noop_work, store__done);
+    if (rc != 0) store__job_free(j);
+    return rc;
 }
 
 int media_store_open(uv_loop_t *loop, const char *media_dir, const char *relpath,

@@ -9,7 +9,15 @@
  *  - removal (single files, or a story's whole folder) for use after the database no longer
  *    points at the files ("delete after commit").
  * Paths are relative to the root and checked (no "..", no absolute paths, never through a
- * symlink: media_open_beneath rules). */
+ * symlink: media_open_beneath rules).
+ *
+ * With the s3 backend installed (media/backend.h, NOVA_MEDIA_BACKEND=s3) the same calls keep
+ * their contracts but the durable copy is the S3 object <prefix><relpath>: adopt uploads the
+ * spool file and removes it, write uploads the bytes, publish uploads a file that was written
+ * below the root by other means (the narration encoder) and removes it, remove and
+ * remove_story delete objects. Their callbacks report success only once the object is stored,
+ * so callers keep committing the database after the callback and deleting after the commit.
+ * media_store_open stays local (api/media.c reads objects itself). */
 #ifndef NOVA_MEDIA_STORE_H
 #define NOVA_MEDIA_STORE_H
 
@@ -36,6 +44,10 @@ int media_store__root(const char *media_dir);
  * negative errno. */
 int media_store__spool_create(const char *media_dir, char *rel, size_t cap);
 
+/* BLOCKING (threadpool only): removes relpath below the root fd (a missing file or folder is not
+ * an error). Returns 0 or a negative errno. */
+int media_store__unlink(int root, const char *relpath);
+
 /* Moves the spool file spool_rel (as written by media_store__spool_create) to relpath: fsync of
  * the file, parent folders created, rename, fsync of the folder. */
 int media_store_adopt(uv_loop_t *loop, const char *media_dir, const char *spool_rel,
@@ -55,6 +67,11 @@ int media_store_remove(uv_loop_t *loop, const char *media_dir, const char *const
  * everything in it, two levels deep (files and scenes/). cb may be NULL. */
 int media_store_remove_story(uv_loop_t *loop, const char *media_dir, int64_t created_at_unix,
                              const char *story_uuid, media_store_cb cb, void *arg);
+
+/* Makes relpath, already written below the root, durable in the backend: local: nothing to do
+ * (cb(0) from the loop); s3: uploads it and removes the local file. */
+int media_store_publish(uv_loop_t *loop, const char *media_dir, const char *relpath,
+                        media_store_cb cb, void *arg);
 
 /* Opens relpath read-only (regular files only; -ENOENT otherwise) and fstats it. */
 int media_store_open(uv_loop_t *loop, const char *media_dir, const char *relpath,
