@@ -5,7 +5,8 @@
  * Story detail (StorySerializer): id, user (int), user_name, user_email, title, prompt,
  * system_prompt_used, story_text, template, image, image_url, image_description, audio_file,
  * audio_url, voice_id, is_published, scenes [...], created_at, updated_at; additions: status,
- * provider, model, audio_duration_ms, marks_url, questions, safety, language_code.
+ * provider, model, audio_duration_ms, marks_url, questions, characters, safety (owner and staff
+ * only, else null), language_code; scenes also carry seed and moderation.
  * Story list item (StoryListSerializer): id, user, user_name, title, template, is_published,
  * created_at, updated_at, image_url, audio_url, plus the same additions except scenes.
  * Media URLs are absolute ("<base>/media/<path>?expires=..&sig=..") and signed with a key
@@ -29,7 +30,8 @@
 #define STORY_LIST_COLS                                                                            \
     "s.id, s.user_id, u.username AS user_name, s.title, s.template, s.is_published, s.image, "    \
     "s.audio_file, s.audio_duration_ms, s.marks_file, s.voice_id, s.language_code, s.status, "     \
-    "s.provider, s.model, s.questions::text AS questions, "                                        \
+    "s.provider, s.model, s.questions::text AS questions, s.characters::text AS characters, "      \
+    "s.safety::text AS safety, "                                                                   \
     API_ISO_UTC("s.created_at") " AS created_at, " API_ISO_UTC("s.updated_at") " AS updated_at"
 #define STORY_DETAIL_COLS                                                                          \
     STORY_LIST_COLS ", u.email AS user_email, s.prompt, s.system_prompt_used, s.story_text, "      \
@@ -37,7 +39,7 @@
     "(SELECT coalesce(json_agg(json_build_object("                                                 \
     "'id', c.id, 'scene_number', c.scene_number, 'scene_text', c.scene_text, 'image', c.image, "   \
     "'prompt_used', c.prompt_used, 'status', c.status, 'error', c.error, "                         \
-    "'provider', c.provider, 'model', c.model, "                                                   \
+    "'provider', c.provider, 'model', c.model, 'seed', c.seed, 'moderation', c.moderation, "       \
     "'created_at', " API_ISO_UTC("c.created_at") ", "                                              \
     "'updated_at', " API_ISO_UTC("c.updated_at") ") ORDER BY c.scene_number), '[]') "              \
     "FROM story_scenes c WHERE c.story_id = s.id) AS scenes"
@@ -46,8 +48,8 @@
 /* SELECT list of a scene row (table alias c) for story_json_scene_row. */
 #define STORY_SCENE_COLS                                                                           \
     "c.id, c.story_id, c.scene_number, c.scene_text, c.image, c.prompt_used, c.status, c.error, "  \
-    "c.provider, c.model, " API_ISO_UTC("c.created_at") " AS created_at, " API_ISO_UTC(            \
-        "c.updated_at") " AS updated_at"
+    "c.provider, c.model, c.seed, c.moderation::text AS moderation, " API_ISO_UTC(                 \
+        "c.created_at") " AS created_at, " API_ISO_UTC("c.updated_at") " AS updated_at"
 
 /* The absolute signed URL of a media path (relative to NOVA_MEDIA_DIR), in the request arena;
  * NULL for NULL or "". */

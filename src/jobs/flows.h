@@ -1,6 +1,7 @@
 /* flows: the generation jobs of the story pipeline, on top of the job engine, the providers and
  * the media store.
- *   create      describe the uploaded picture -> write the story (streamed) -> narrate -> ready
+ *   create      describe the uploaded picture -> write the story (streamed) -> character sheet
+ *               and questions -> narrate -> ready
  *   regenerate  (describe if missing) -> rewrite (the old text becomes a revision once the new
  *               text exists; scenes become stale) -> narrate -> ready
  *   audio       narrate with the story's voice -> ready
@@ -10,7 +11,17 @@
  * retried or resumed job skips finished steps; media files are named from the job id, so a
  * retry overwrites its own file instead of adding one, and a replaced file is removed only
  * after the database points at its successor. A step that fails for good leaves the story in
- * `failed` with the reason in status_detail; its text is never replaced by an error. */
+ * `failed` with the reason in status_detail; its text is never replaced by an error.
+ *
+ * Child safety (issue 12): the prompt, modifications, title and picture description pass the
+ * content screen before a model sees them (rewritten, or replaced by a gentle fallback theme);
+ * streamed text is screened sentence by sentence before a delta is sent; the finished text is
+ * screened on the threadpool and a blocked one (or one a model's filter or Bedrock Guardrails
+ * stopped) is written again once, then replaced by a story the offline composer writes from a
+ * fallback theme. The story keeps a `safety` record of what happened. Scene prompts carry the
+ * story's character sheet, its seed, child-safe style words and a negative prompt; a picture
+ * refused by the image model's moderation is recorded on the scene and tried once more with a
+ * softened prompt. */
 #ifndef NOVA_JOBS_FLOWS_H
 #define NOVA_JOBS_FLOWS_H
 
@@ -21,6 +32,7 @@
 #include "jobs/jobs.h"
 
 typedef struct providers providers_t;
+typedef struct safety safety_t;
 
 typedef struct {
     uv_loop_t *loop;
@@ -35,6 +47,9 @@ typedef struct {
      * every picture, and a word that makes a scene's picture fail for good. */
     int test_image_delay_ms;
     const char *test_image_fail_word;
+    /* The content screen (issue 12), borrowed: it must outlive the flows. NULL = every prompt
+     * is replaced by a gentle fallback theme (the screen fails closed). */
+    const safety_t *safety;
 } flows_config_t;
 
 typedef struct flows flows_t;

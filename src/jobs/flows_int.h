@@ -8,6 +8,7 @@
 #include "jobs/flows.h"
 #include "providers/provider.h"
 #include "providers/registry.h"
+#include "safety/safety.h"
 
 typedef struct flows__waiter flows__waiter_t;
 
@@ -15,6 +16,7 @@ struct flows {
     flows_config_t cfg;
     char *media_dir;
     char *fail_word;
+    const safety_t *safety; /* cfg.safety (NULL: every prompt becomes a fallback theme) */
     /* Pictures in flight in this process, and the runs waiting for a slot (FIFO). */
     int images_inflight;
     flows__waiter_t *wait_head, *wait_tail;
@@ -26,6 +28,7 @@ typedef struct {
     int64_t user_id, created_unix;
     const char *title, *prompt, *template_name, *text, *image, *image_description, *voice_id,
         *language_code, *modifications, *audio_file, *marks_file, *status;
+    const char *characters; /* the character sheet, a JSON array ("[]" when none) */
     const char *age_range, *language_level, *moral_theme;
     int max_word_count, story_parts;
     bool sound_effects, questions, explain_words;
@@ -53,6 +56,10 @@ int64_t flows_job_ts(const jobs_run_t *run);
 
 /* Removes replaced media files (after the database points at their successors). */
 void flows_remove_files(flows_t *f, const char *a, const char *b);
+
+/* The seed of every picture of a story: one per story keeps its pages in one style and lets
+ * a seeded model draw its characters alike. */
+int64_t flows_story_seed(const char *story_id);
 
 /* Signed URL of a media path into the run's arena ("" when relpath is empty). */
 const char *flows_media_url(flows_t *f, jobs_run_t *run, const char *relpath);

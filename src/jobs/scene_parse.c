@@ -524,3 +524,68 @@ int scene_prompt_build(const char *template_name, const char *title, const char 
     buf_free(&body);
     return n < 0 ? -EINVAL : (int)strlen(out);
 }
+
+int scene_prompt_compose(const scene_prompt_t *p, size_t limit, char *out, size_t cap)
+{
+    if (!p || !out || cap < 2 || limit < SCENE_PROMPT_MIN) return -EINVAL;
+    if (!p->style && !(p->characters && *p->characters) && !p->softened)
+        return scene_prompt_build(p->template_name, p->title, p->text, limit, out, cap);
+    if (limit > cap - 1) limit = cap - 1;
+    static const char tail[] = ". No words or letters in the picture.";
+    buf_t head, chars, body, t;
+    buf_init(&head, 1 << 16);
+    buf_init(&chars, 1 << 16);
+    buf_init(&body, 1 << 20);
+    if (p->style)
+        buf_printf(&head, "%s, %s. ", p->style, sp__mood(p->template_name));
+    else
+        buf_printf(&head,
+                   "A gentle, colourful children's picture-book illustration, friendly and safe "
+                   "for young children, %s. ",
+                   sp__mood(p->template_name));
+    if (p->characters && *p->characters) {
+        buf_init(&t, 1 << 16);
+        sp__clean(p->characters, &t);
+        buf_printf(&chars, "Characters: %.*s. ", (int)t.len, t.data ? t.data : "");
+        buf_free(&t);
+    }
+    buf_append_str(&body, "Scene: ");
+    if (p->title && *p->title) {
+        buf_init(&t, 1 << 16);
+        sp__clean(p->title, &t);
+        buf_append(&body, t.data ? t.data : "", t.len);
+        buf_free(&t);
+    }
+    if (p->softened) {
+        buf_append_str(&body, body.len > 7 ? ", a calm and happy moment together"
+                                           : "a calm and happy moment together");
+    } else {
+        if (p->title && *p->title && body.len > 7) buf_append_str(&body, ": ");
+        buf_init(&t, 1 << 20);
+        sp__clean(p->text ? p->text : "", &t);
+        buf_append(&body, t.data ? t.data : "", t.len);
+        buf_free(&t);
+    }
+    while (body.len && (body.data[body.len - 1] == '.' || body.data[body.len - 1] == ' '))
+        body.len--;
+    size_t fixed = head.len + sizeof tail - 1;
+    if (fixed + 40 > limit) {
+        /* A model with a very short prompt: the plain frame leaves the scene more room. */
+        buf_free(&head);
+        buf_free(&chars);
+        buf_free(&body);
+        return scene_prompt_build(p->template_name, p->title, p->text, limit, out, cap);
+    }
+    size_t room = limit - fixed;
+    /* The characters keep at most about half the room, cut at a word boundary: the scene needs
+     * the rest. */
+    size_t ckeep = sp__cut(chars.data ? chars.data : "", chars.len, room / 2 + room / 8);
+    size_t bkeep = sp__cut(body.data ? body.data : "", body.len, room - ckeep);
+    int n =
+        snprintf(out, cap, "%.*s%.*s%.*s%s", (int)head.len, head.data ? head.data : "", (int)ckeep,
+                 chars.data ? chars.data : "", (int)bkeep, body.data ? body.data : "", tail);
+    buf_free(&head);
+    buf_free(&chars);
+    buf_free(&body);
+    return n < 0 ? -EINVAL : (int)strlen(out);
+}

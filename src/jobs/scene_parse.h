@@ -18,6 +18,7 @@
 #ifndef NOVA_JOBS_SCENE_PARSE_H
 #define NOVA_JOBS_SCENE_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define SCENE_PARSE_MAX_PARTS 100
@@ -50,6 +51,25 @@ size_t scene_prompt_limit(const char *provider_name, const char *model);
  * the length or -EINVAL. */
 int scene_prompt_build(const char *template_name, const char *title, const char *text, size_t limit,
                        char *out, size_t cap);
+
+/* A scene prompt with the story's character sheet (issue 12). */
+typedef struct {
+    const char *template_name;
+    const char *title, *text; /* the part */
+    const char *characters;   /* sheet entries of the characters in the scene, "; "-separated
+                                 ("Pip the fox (small; green scarf; colours orange and green)");
+                                 NULL or "" = none */
+    const char *style;        /* child-safe style words (safety_scene_style); NULL = the frame of
+                                 scene_prompt_build */
+    bool softened;            /* the retry after a moderated picture: the scene text is left
+                                 out, only its title, the characters and a calm setting stay */
+} scene_prompt_t;
+
+/* Writes the prompt: style words and mood, "Characters: ..." (kept whole when it fits in about
+ * half the limit, so every page describes them alike), "Scene: title: text" cut at a word
+ * boundary, and the no-text tail, within limit characters and cap bytes. Returns the length or
+ * -EINVAL. */
+int scene_prompt_compose(const scene_prompt_t *p, size_t limit, char *out, size_t cap);
 
 /* The negative prompt sent to models that take one. */
 const char *scene_negative_prompt(void);

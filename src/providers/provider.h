@@ -112,6 +112,8 @@ typedef struct {
     const char *message;       /* human-readable: "" on success, why it failed otherwise */
     const char *finish_reason; /* "stop", "length", "end_turn", "max_tokens" or "" */
     int64_t input_tokens, output_tokens; /* -1 when the backend does not report usage */
+    bool input_blocked; /* PROV_E_CONTENT_FILTERED only: Guardrails refused the request itself
+                           (the prompt), so asking again with the same input is pointless */
 } prov_story_result_t;
 
 /* A piece of the story text as it is written, in order, at least one byte. The deltas of a call
@@ -127,6 +129,29 @@ typedef void (*prov_story_cb)(int status, const prov_story_result_t *res, void *
 /* on_delta may be NULL. Returns 0 or -EINVAL/-ENOMEM/-ESHUTDOWN (see the rules above). */
 int prov_text_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_delta_cb on_delta,
                           prov_story_cb on_done, void *arg, prov_call_t **call);
+
+/* After a story is written: its character sheet (every recurring character's name, kind, role,
+ * looks, clothes and colours) and 3 to 5 comprehension questions with answers fitted to the
+ * listener's ages, as one JSON object {"characters":[...],"questions":[{"question","answer"}]}
+ * (parse it with story_sheet_parse: a model's answer is not trusted to be well formed). */
+typedef struct {
+    const char *json; /* the raw answer; "" on failure */
+    const char *provider;
+    const char *model;
+    const char *message;
+} prov_extras_result_t;
+
+typedef void (*prov_extras_cb)(int status, const prov_extras_result_t *res, void *arg);
+
+/* Asks the text provider for the sheet and questions of a written story (spec as it was
+ * written, title and text as shown). Returns -ENOTSUP when the backend has no such call (the
+ * offline composer: its plan_json already carries both), otherwise as the other start calls. */
+int prov_text_story_extras(prov_text_t *t, const prov_story_spec_t *spec, const char *title,
+                           const char *text, prov_extras_cb on_done, void *arg, prov_call_t **call);
+
+/* Builds the request of prov_text_story_extras (for tests and logs). Returns 0 or -EINVAL. */
+int prov_extras_prompt_build(const prov_story_spec_t *spec, const char *title, const char *text,
+                             buf_t *system, buf_t *user);
 
 /* Builds the system prompt and the user message a model provider sends for spec (our wording:
  * child-safe, asks for a "Title: ..." line, N "Part N: <title>" headings, about W words, and
@@ -218,7 +243,10 @@ typedef struct {
     int scene_number;            /* badge on the offline picture when > 0 */
     const char *caption;         /* banner text on the offline picture */
     const prov_character_t *characters;
-    size_t ncharacters; /* at most PROV_IMAGE_MAX_CHARACTERS are used */
+    size_t ncharacters;   /* at most PROV_IMAGE_MAX_CHARACTERS are used */
+    bool prompt_complete; /* the prompt already carries the style words and the characters'
+                             looks (the flows' scene prompts): model providers send it as it is
+                             instead of adding their own */
 } prov_image_spec_t;
 
 typedef struct {

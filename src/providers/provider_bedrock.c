@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "aws/aws_bedrock.h"
+#include "aws/bedrock_guardrail.h"
 #include "core/log.h"
 #include "providers/provider_int.h"
 
@@ -17,7 +18,16 @@
 typedef struct {
     prov_text_t base;
     aws_client_t *aws;
+    /* Bedrock Guardrails (both set or both empty): inputs go through ApplyGuardrail first and
+     * every Converse request carries guardrailConfig. */
+    char guardrail_id[256];
+    char guardrail_version[16];
 } br_text_t;
+
+static bool br_guarded(const br_text_t *p)
+{
+    return p->guardrail_id[0] && p->guardrail_version[0];
+}
 
 typedef struct {
     prov_vision_t base;
@@ -49,11 +59,16 @@ typedef struct {
     char fallback_title[96];
     char finish[48];
     int64_t in_tokens, out_tokens;
+    bool input_blocked;
+    buf_t sys, user; /* kept while ApplyGuardrail screens the input */
+    int max_tokens;
 } bt_call_t;
 
 static void bt_end(bt_call_t *c)
 {
     prov__title_split_free(&c->ts);
+    buf_free(&c->sys);
+    buf_free(&c->user);
     prov__call_end(&c->call);
 }
 
@@ -69,6 +84,7 @@ static void bt_report(bt_call_t *c, int status, const char *msg)
         .finish_reason = c->finish,
         .input_tokens = c->in_tokens,
         .output_tokens = c->out_tokens,
+        .input_blocked = c->input_blocked,
     };
     c->on_done(status, &r, c->arg);
 }
@@ -136,6 +152,58 @@ static void bt_deliver(prov_call_t *call)
 
 static const prov__call_ops_t bt_ops = {bt_abort, bt_deliver};
 
+static int bt_stream(bt_call_t *c)
+{
+    br_text_t *p = c->prov;
+    aws_message_t m = {.role = "user", .text = c->user.data};
+    aws_converse_req_t req;
+    aws_converse_req_init(&req);
+    req.model_id = p->base.model;
+    req.system = c->sys.data;
+    req.messages = &m;
+    req.message_count = 1;
+    req.max_tokens = c->max_tokens;
+    req.temperature = 0.8;
+    if (br_guarded(p)) {
+        req.guardrail_id = p->guardrail_id;
+        req.guardrail_version = p->guardrail_version;
+    }
+    return aws_converse_stream(p->aws, &req, bt_delta, NULL, bt_done, c, &c->handle);
+}
+
+/* ApplyGuardrail answered for the story's input: a refusal ends the call as filtered (marked as
+ * an input refusal, so the flow replaces the prompt instead of asking again); otherwise the
+ * story is written. */
+static void bt_guarded(void *arg, const aws_error_t *err, const aws_guardrail_res_t *res)
+{
+    bt_call_t *c = arg;
+    c->handle = NULL;
+    if (c->call.cancelled) {
+        bt_end(c);
+        return;
+    }
+    char msg[400] = "";
+    int st = PROV_OK;
+    if (c->call.shutdown) {
+        st = PROV_E_SHUTDOWN;
+        snprintf(msg, sizeof msg, "the server is shutting down");
+    } else if (err) {
+        st = br_status(err, "bedrock guardrail", msg, sizeof msg);
+    } else if (res->intervened) {
+        st = PROV_E_CONTENT_FILTERED;
+        c->input_blocked = true;
+        snprintf(msg, sizeof msg, "the guardrail refused the story request");
+    } else {
+        int rc = bt_stream(c);
+        if (rc == 0) return;
+        st = rc == -ENOMEM ? PROV_E_INTERNAL : PROV_E_INVALID;
+        snprintf(msg, sizeof msg, "the story request was refused (%d)", rc);
+    }
+    if (st != PROV_E_SHUTDOWN) log_warn("providers", "bedrock text: %s", msg);
+    bt_report(c, st, msg);
+    bt_end(c);
+}
+
 static int bt_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_delta_cb on_delta,
                           prov_story_cb on_done, void *arg, prov_call_t **call)
 {
@@ -156,24 +224,21 @@ static int bt_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_de
         return 0;
     }
     prov__title_from_prompt(spec->prompt, c->fallback_title, sizeof c->fallback_title);
-    buf_t sys, user;
-    buf_init(&sys, 64 * 1024);
-    buf_init(&user, 256 * 1024);
-    int rc = prov_story_prompt_build(spec, &sys, &user);
-    if (rc == 0) {
-        aws_message_t m = {.role = "user", .text = user.data};
-        aws_converse_req_t req;
-        aws_converse_req_init(&req);
-        req.model_id = t->model;
-        req.system = sys.data;
-        req.messages = &m;
-        req.message_count = 1;
-        req.max_tokens = (spec->target_words > 0 ? spec->target_words : 500) * 2 + 300;
-        req.temperature = 0.8;
-        rc = aws_converse_stream(p->aws, &req, bt_delta, NULL, bt_done, c, &c->handle);
+    buf_init(&c->sys, 64 * 1024);
+    buf_init(&c->user, 256 * 1024);
+    c->max_tokens = (spec->target_words > 0 ? spec->target_words : 500) * 2 + 300;
+    int rc = prov_story_prompt_build(spec, &c->sys, &c->user);
+    if (rc == 0 && br_guarded(p)) {
+        /* Only what the family wrote is screened as input (our own instructions are not). */
+        const char *texts[3] = {spec->prompt, spec->modifications, spec->image_description};
+        aws_guardrail_req_t g = {.guardrail_id = p->guardrail_id,
+                                 .guardrail_version = p->guardrail_version,
+                                 .texts = texts,
+                                 .ntexts = 3};
+        rc = aws_apply_guardrail(p->aws, &g, bt_guarded, c, &c->handle);
+    } else if (rc == 0) {
+        rc = bt_stream(c);
     }
-    buf_free(&sys);
-    buf_free(&user);
     if (rc == -ENOMEM) {
         bt_end(c);
         if (call) *call = NULL;
@@ -183,12 +248,118 @@ static int bt_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_de
     return 0;
 }
 
+/* ---- character sheet and questions (one Converse call, JSON answer) ---------------------- */
+
+typedef struct {
+    prov_call_t call; /* first */
+    br_text_t *prov;
+    prov_extras_cb on_done;
+    void *arg;
+    aws_call_t *handle;
+} bx_call_t;
+
+static void bx_report(bx_call_t *c, int status, const char *json, const char *msg)
+{
+    prov_extras_result_t r = {
+        .json = json ? json : "",
+        .provider = c->prov->base.name,
+        .model = c->prov->base.model,
+        .message = msg ? msg : "",
+    };
+    c->on_done(status, &r, c->arg);
+}
+
+static void bx_done(void *arg, const aws_error_t *err, aws_converse_res_t *res)
+{
+    bx_call_t *c = arg;
+    c->handle = NULL;
+    if (!c->call.cancelled) {
+        char msg[400] = "";
+        if (c->call.shutdown)
+            bx_report(c, PROV_E_SHUTDOWN, NULL, "the server is shutting down");
+        else if (err)
+            bx_report(c, br_status(err, "bedrock sheet", msg, sizeof msg), NULL, msg);
+        else if (!strcmp(res->stop_reason, "content_filtered") ||
+                 !strcmp(res->stop_reason, "guardrail_intervened"))
+            bx_report(c, PROV_E_CONTENT_FILTERED, NULL, "the model's safety filter stopped it");
+        else if (!res->text || !res->text_len)
+            bx_report(c, PROV_E_BAD_RESPONSE, NULL, "the model returned nothing");
+        else
+            bx_report(c, PROV_OK, res->text, "");
+    }
+    prov__call_end(&c->call);
+}
+
+static void bx_abort(prov_call_t *call)
+{
+    bx_call_t *c = (bx_call_t *)call;
+    if (c->handle) aws_call_cancel(c->handle);
+}
+
+static void bx_deliver(prov_call_t *call)
+{
+    bx_call_t *c = (bx_call_t *)call;
+    if (!call->cancelled) bx_report(c, prov__call_status(call, call->status), NULL, call->message);
+    prov__call_end(call);
+}
+
+static const prov__call_ops_t bx_ops = {bx_abort, bx_deliver};
+
+static int bt_extras(prov_text_t *t, const prov_story_spec_t *spec, const char *title,
+                     const char *text, prov_extras_cb on_done, void *arg, prov_call_t **call)
+{
+    br_text_t *p = (br_text_t *)t;
+    bx_call_t *c = prov__call_new(t->ctx, sizeof *c, &bx_ops);
+    if (!c) return -ENOMEM;
+    c->prov = p;
+    c->on_done = on_done;
+    c->arg = arg;
+    if (call) *call = &c->call;
+    buf_t sys, user;
+    buf_init(&sys, 64 * 1024);
+    buf_init(&user, 256 * 1024);
+    int rc = prov_extras_prompt_build(spec, title, text, &sys, &user);
+    if (rc == 0) {
+        aws_message_t m = {.role = "user", .text = user.data};
+        aws_converse_req_t req;
+        aws_converse_req_init(&req);
+        req.model_id = t->model;
+        req.system = sys.data;
+        req.messages = &m;
+        req.message_count = 1;
+        req.max_tokens = 1500;
+        req.temperature = 0.2;
+        if (br_guarded(p)) {
+            req.guardrail_id = p->guardrail_id;
+            req.guardrail_version = p->guardrail_version;
+        }
+        rc = aws_converse(p->aws, &req, bx_done, c, &c->handle);
+    }
+    buf_free(&sys);
+    buf_free(&user);
+    if (rc == -ENOMEM) {
+        prov__call_end(&c->call);
+        if (call) *call = NULL;
+        return -ENOMEM;
+    }
+    if (rc) prov__call_defer(&c->call, PROV_E_INVALID, "the sheet request was refused (%d)", rc);
+    return 0;
+}
+
+void prov__bedrock_text_guardrail(prov_text_t *t, const char *id, const char *version)
+{
+    br_text_t *p = (br_text_t *)t;
+    bool both = id && *id && version && *version;
+    snprintf(p->guardrail_id, sizeof p->guardrail_id, "%s", both ? id : "");
+    snprintf(p->guardrail_version, sizeof p->guardrail_version, "%s", both ? version : "");
+}
+
 static void bt_destroy(prov_text_t *t)
 {
     free(t);
 }
 
-static const prov__text_ops_t bt_text_ops = {bt_write_story, bt_destroy};
+static const prov__text_ops_t bt_text_ops = {bt_write_story, bt_destroy, bt_extras};
 
 int prov__bedrock_text_new(prov__ctx_t *ctx, aws_client_t *aws, const char *model,
                            prov_text_t **out)
@@ -384,6 +555,10 @@ static const prov__call_ops_t bi_ops = {bi_abort, bi_deliver};
  * same characters look alike on every page. */
 static int bi_prompt(const prov_image_spec_t *s, buf_t *out)
 {
+    /* The flows' scene prompts already carry style words and the character sheet, within the
+     * model's prompt limit: adding more would push the scene off the end of a 512-character
+     * Titan prompt. */
+    if (s->prompt_complete) return buf_append_str(out, s->prompt);
     int rc = buf_printf(out,
                         "Children's storybook illustration, soft friendly colours, gentle "
                         "and cheerful, no text. %s",

@@ -333,6 +333,16 @@ int prov_text_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_de
     return t->ops->write_story(t, spec, on_delta, on_done, arg, call);
 }
 
+int prov_text_story_extras(prov_text_t *t, const prov_story_spec_t *spec, const char *title,
+                           const char *text, prov_extras_cb on_done, void *arg, prov_call_t **call)
+{
+    if (call) *call = NULL;
+    if (!t || !spec || !text || !on_done) return -EINVAL;
+    if (!t->ops->extras) return -ENOTSUP;
+    if (t->ctx->closing) return -ESHUTDOWN;
+    return t->ops->extras(t, spec, title ? title : "", text, on_done, arg, call);
+}
+
 int prov_vision_describe(prov_vision_t *v, const uint8_t *image, size_t len, prov_vision_cb on_done,
                          void *arg, prov_call_t **call)
 {

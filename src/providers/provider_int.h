@@ -74,6 +74,9 @@ typedef struct {
     int (*write_story)(prov_text_t *t, const prov_story_spec_t *spec, prov_delta_cb on_delta,
                        prov_story_cb on_done, void *arg, prov_call_t **call);
     void (*destroy)(prov_text_t *t);
+    /* Optional (NULL: prov_text_story_extras answers -ENOTSUP). */
+    int (*extras)(prov_text_t *t, const prov_story_spec_t *spec, const char *title,
+                  const char *text, prov_extras_cb on_done, void *arg, prov_call_t **call);
 } prov__text_ops_t;
 
 struct prov_text {
@@ -127,6 +130,8 @@ struct prov_image {
 /* ---- backend constructors (each returns 0, -EINVAL or -ENOMEM) ---- */
 
 int prov__offline_text_new(prov__ctx_t *ctx, int delay_ms, int words, prov_text_t **out);
+/* Sets (or with NULL/"" clears) the Bedrock Guardrail of a bedrock text provider. */
+void prov__bedrock_text_guardrail(prov_text_t *t, const char *id, const char *version);
 typedef struct {
     net_client_t *net;
     const char *base_url, *api_key, *model;

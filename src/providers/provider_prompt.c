@@ -317,3 +317,32 @@ int prov__title_split_finish(prov__title_split_t *ts, const char **out, size_t *
     }
     return 0;
 }
+
+/* ---- character sheet and questions ------------------------------------------------------- */
+
+int prov_extras_prompt_build(const prov_story_spec_t *spec, const char *title, const char *text,
+                             buf_t *system, buf_t *user)
+{
+    if (!spec || !text || !*text || !system || !user) return -EINVAL;
+    int amin = spec->age_min > 0 ? spec->age_min : 6, amax = spec->age_max > 0 ? spec->age_max : 8;
+    int nq = amax <= 5 ? 3 : amin >= 9 ? 5 : 4;
+    int rc = buf_printf(
+        system,
+        "You help a children's storyteller. You read a finished story and answer with ONE JSON "
+        "object and nothing else (no markdown, no comments):\n"
+        "{\"characters\":[{\"name\":\"...\",\"kind\":\"...\",\"role\":\"hero|friend|helper\","
+        "\"looks\":\"...\",\"clothes\":\"...\",\"colours\":[\"...\",\"...\"]}],"
+        "\"questions\":[{\"question\":\"...\",\"answer\":\"...\"}]}\n"
+        "characters: every character who appears in more than one part, the main character "
+        "first; kind is what they are (fox, girl, robot); looks, clothes and two or three colour "
+        "names describe how to draw them the same way on every page. Invent gentle details "
+        "the story does not give, and keep every field short.\n"
+        "questions: exactly %d comprehension questions about this story, each with its short "
+        "answer, worded for a child aged %d to %d. Everything must be kind and suitable for "
+        "young children.",
+        nq, amin, amax);
+    if (!rc)
+        rc = buf_printf(user, "Title: %s\n\n%s\n\nAnswer with the JSON object now.",
+                        title && *title ? title : "(none)", text);
+    return rc;
+}

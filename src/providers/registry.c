@@ -20,6 +20,7 @@ struct providers {
     prov__ctx_t ctx; /* first: on_drained gets it back */
     uv_loop_t *loop;
     prov_text_t *text;
+    prov_text_t *offline_text; /* the composer, for the safety fallback; may equal text */
     prov_vision_t *vision;
     prov_speech_t *speech;
     prov_image_t *image;
@@ -70,11 +71,14 @@ static const char *choose(kind_t k, const char *want, const char *const *allowed
 
 static void destroy_instances(providers_t *p)
 {
+    if (p->offline_text && p->offline_text != p->text)
+        p->offline_text->ops->destroy(p->offline_text);
     if (p->text) p->text->ops->destroy(p->text);
     if (p->vision) p->vision->ops->destroy(p->vision);
     if (p->speech) p->speech->ops->destroy(p->speech);
     if (p->image) p->image->ops->destroy(p->image);
     p->text = NULL;
+    p->offline_text = NULL;
     p->vision = NULL;
     p->speech = NULL;
     p->image = NULL;
@@ -207,6 +211,13 @@ int providers_new(uv_loop_t *loop, const providers_config_t *cfg, providers_t **
         if (rc) return fail(p, rc, err, errlen, "bad OpenAI-compatible provider settings");
     }
 
+    /* The composer is always there: a story that cannot be shown is replaced by one it writes
+     * from a gentle theme, whatever backend wrote the original. */
+    if (!strcmp(p->text->name, "offline"))
+        p->offline_text = p->text;
+    else if ((rc = prov__offline_text_new(ctx, 0, 50, &p->offline_text)) != 0)
+        return fail(p, rc, err, errlen, "could not create the offline composer");
+
     rc = prov__ctx_init(ctx, loop);
     if (rc) return fail(p, rc, err, errlen, "could not start a timer");
     log_info("providers", "text=%s/%s vision=%s/%s speech=%s/%s image=%s/%s", p->text->name,
@@ -220,6 +231,21 @@ prov_text_t *providers_text(providers_t *p)
 {
     return p ? p->text : NULL;
 }
+prov_text_t *providers_offline_text(providers_t *p)
+{
+    return p ? p->offline_text : NULL;
+}
+
+int providers_set_guardrail(providers_t *p, const char *id, const char *version)
+{
+    if (!p) return -EINVAL;
+    bool id_set = id && *id, version_set = version && *version;
+    if (id_set != version_set) return -EINVAL;
+    if (strcmp(p->text->name, "bedrock") != 0) return id_set ? -ENOTSUP : 0;
+    prov__bedrock_text_guardrail(p->text, id, version);
+    return 0;
+}
+
 prov_vision_t *providers_vision(providers_t *p)
 {
     return p ? p->vision : NULL;

@@ -73,6 +73,14 @@ int providers_new(uv_loop_t *loop, const providers_config_t *cfg, providers_t **
                   size_t errlen);
 
 prov_text_t *providers_text(providers_t *p);
+/* The offline composer, always present (it is the text provider itself when that is offline):
+ * the flows write a safety fallback story with it. */
+prov_text_t *providers_offline_text(providers_t *p);
+/* Bedrock Guardrails for the bedrock text provider (issue 12): with both set, story inputs go
+ * through ApplyGuardrail before the model and every Converse request carries guardrailConfig.
+ * Returns 0, -EINVAL (only one of the two set) or -ENOTSUP (set while the text provider is not
+ * bedrock: the guardrail cannot apply). Call before the first story is written. */
+int providers_set_guardrail(providers_t *p, const char *id, const char *version);
 prov_vision_t *providers_vision(providers_t *p);
 prov_speech_t *providers_speech(providers_t *p);
 prov_image_t *providers_image(providers_t *p);

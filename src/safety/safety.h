@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
@@ -39,15 +40,17 @@ typedef enum {
     SAFETY_CAT_HATE,
     SAFETY_CAT_DRUGS,
     SAFETY_CAT_PROFANITY,
-    SAFETY_CAT_PHONE,   /* personal data: phone number */
-    SAFETY_CAT_EMAIL,   /* personal data: e-mail address (also "name at mail dot com") */
-    SAFETY_CAT_ADDRESS, /* personal data: street address ("12 Baker Street") */
-    SAFETY_CAT_LINK,    /* personal data: web address */
+    SAFETY_CAT_PHONE,        /* personal data: phone number */
+    SAFETY_CAT_EMAIL,        /* personal data: e-mail address (also "name at mail dot com") */
+    SAFETY_CAT_ADDRESS,      /* personal data: street address ("12 Baker Street") */
+    SAFETY_CAT_LINK,         /* personal data: web address */
+    SAFETY_CAT_MODEL_FILTER, /* a model's own filter or Bedrock Guardrails refused the text
+                              * (never produced by safety_check; recorded by the flows) */
     SAFETY_CAT_COUNT_
 } safety_category_t;
 
 /* "violence", "sexual", "self_harm", "hate", "drugs", "profanity", "personal_phone",
- * "personal_email", "personal_address", "personal_link"; NULL when out of range. */
+ * "personal_email", "personal_address", "personal_link", "model_filter"; NULL when out of range. */
 const char *safety_category_name(safety_category_t c);
 /* The data file stem of a word category ("violence" -> violence.txt); -1 when unknown. */
 int safety_category_parse(const char *name);
@@ -165,6 +168,16 @@ typedef enum {
  * output and "fallback" for a replaced one. */
 safety_step_t safety_screen_output(const safety_t *s, const char *text, size_t len, int attempt,
                                    const char *template_name, safety_screen_t *out);
+
+/* Runs safety_screen_output on the libuv threadpool (a whole story is too much work for the
+ * loop). text is copied. cb runs once on the loop with the step and the screen result (valid
+ * during the callback only: copy out->text). Returns 0, -EINVAL or -ENOMEM (or a uv error);
+ * then cb never runs. There is no cancel: an owner that goes away must outlive the work or
+ * ignore the answer. */
+typedef void (*safety_output_cb)(safety_step_t step, const safety_screen_t *out, void *arg);
+int safety_screen_output_async(uv_loop_t *loop, const safety_t *s, const char *text, size_t len,
+                               int attempt, const char *template_name, safety_output_cb cb,
+                               void *arg);
 
 /* ---- image prompts ---- */
 

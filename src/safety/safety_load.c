@@ -28,8 +28,10 @@ static const char *const WORD_CATS[SAFETY_CAT_PHONE] = {"violence", "sexual", "s
                                                         "hate",     "drugs",  "profanity"};
 
 static const char *const CAT_NAMES[SAFETY_CAT_COUNT_] = {
-    "violence",       "sexual",         "self_harm",        "hate",         "drugs", "profanity",
-    "personal_phone", "personal_email", "personal_address", "personal_link"};
+    "violence",       "sexual",         "self_harm",
+    "hate",           "drugs",          "profanity",
+    "personal_phone", "personal_email", "personal_address",
+    "personal_link",  "model_filter"};
 
 const char *safety_category_name(safety_category_t c)
 {

@@ -13,6 +13,9 @@
 
 #include "core/arena.h"
 #include "core/json.h"
+#include "aws/bedrock_guardrail.h"
+#include "jobs/scene_parse.h"
+#include "providers/story_sheet.h"
 #include "safety/safety.h"
 #include "test.h"
 
@@ -739,6 +742,165 @@ TEST(speed)
     free(long_story);
 }
 
+/* ---- wiring helpers (issue 12): sheet, scene prompts, guardrail requests, async screen ---- */
+
+TEST(sheet_parse_defensive)
+{
+    /* A model's answer in a code fence with prose around it, "colors" spelled the American
+     * way, colours as a string, a nameless character, a duplicate and a half question. */
+    static const char answer[] =
+        "Sure! Here it is:\n```json\n{\"characters\":[{\"name\":\"Pip\",\"kind\":\"fox\","
+        "\"role\":\"hero\",\"looks\":\"small\\nwith bright eyes\",\"clothes\":\"green scarf\","
+        "\"colors\":\"orange, green and white, blue\"},{\"kind\":\"ghost\"},{\"name\":\"pip\"},"
+        "{\"name\":\"Mo\",\"species\":\"owl\",\"colours\":[\"brown\",7,\"\"]}],"
+        "\"questions\":[{\"question\":\"Who is Pip?\",\"answer\":\"A fox.\"},{\"question\":"
+        "\"Half?\"},{\"q\":\"Where?\",\"a\":\"Home.\"}]}\n```\nHope this helps!";
+    story_sheet_t sh;
+    ASSERT_EQ(story_sheet_parse(answer, strlen(answer), &sh), 0);
+    ASSERT_EQ(sh.n_characters, 2);
+    ASSERT_STREQ(sh.characters[0].name, "Pip");
+    ASSERT_STREQ(sh.characters[0].looks, "small with bright eyes");
+    ASSERT_EQ(sh.characters[0].n_colours, 3);
+    ASSERT_STREQ(sh.characters[0].colours[1], "green");
+    ASSERT_STREQ(sh.characters[0].colours[2], "white");
+    ASSERT_STREQ(sh.characters[1].kind, "owl");
+    ASSERT_EQ(sh.characters[1].n_colours, 1);
+    ASSERT_EQ(sh.n_questions, 2);
+    ASSERT_STREQ(sh.questions[1].answer, "Home.");
+    ASSERT_EQ(story_sheet_parse("no json here", 12, &sh), -EINVAL);
+    ASSERT_EQ(story_sheet_parse("{\"characters\": [", 16, &sh), -EINVAL);
+    ASSERT_EQ(sh.n_characters, 0);
+
+    /* Stored shape round trip, and names found on whole words only. */
+    yajl_gen g = json_gen_new();
+    ASSERT_EQ(story_sheet_parse(answer, strlen(answer), &sh), 0);
+    story_sheet_characters_json(&sh, g);
+    const unsigned char *buf;
+    size_t len;
+    yajl_gen_get_buf(g, &buf, &len);
+    story_sheet_t back;
+    ASSERT_EQ(story_sheet_parse_characters((const char *)buf, len, &back), 0);
+    ASSERT_EQ(back.n_characters, 2);
+    ASSERT_STREQ(back.characters[0].colours[2], "white");
+    yajl_gen_free(g);
+    ASSERT_EQ(story_sheet_find_in(&back, "Mo and Pip went home", 0), 0);
+    ASSERT_EQ(story_sheet_find_in(&back, "Mo and Pip went home", 1), 1);
+    ASSERT_EQ(story_sheet_find_in(&back, "Pippa and Moses", 0), -1);
+    char entry[256];
+    story_sheet_entry(&back.characters[0], entry, sizeof entry);
+    ASSERT_STREQ(entry, "Pip the fox (small with bright eyes; green scarf; colours orange, green "
+                        "and white)");
+    story_sheet_entry(&back.characters[1], entry, sizeof entry);
+    ASSERT_STREQ(entry, "Mo the owl (colours brown)");
+}
+
+TEST(scene_prompt_with_sheet)
+{
+    safety_style_t st;
+    safety_scene_style("amazon.titan-image-generator-v2:0", &st);
+    char body[2000];
+    memset(body, 0, sizeof body);
+    for (size_t i = 0; i + 10 < sizeof body - 1; i += 10)
+        memcpy(body + i, "long words", 10);
+    scene_prompt_t sp = {.template_name = "fantasy",
+                         .title = "The Cave",
+                         .text = body,
+                         .characters = "Pip the fox (small; green scarf; colours orange and green)",
+                         .style = st.style};
+    char out[2048];
+    int n = scene_prompt_compose(&sp, 512, out, sizeof out);
+    ASSERT(n > 0 && n <= 512);
+    /* The sheet entry survives whole even when the scene text is cut. */
+    ASSERT(strstr(out, "Characters: Pip the fox (small; green scarf; colours orange and green)"));
+    ASSERT(strstr(out, "picture-book"));
+    ASSERT(strstr(out, "Scene: The Cave: long words"));
+    ASSERT(strstr(out, "No words or letters in the picture."));
+    /* The style words and the composed prompt pass the screen. */
+    ASSERT_EQ(action_of(out), SAFETY_ALLOW);
+    /* Softened: the scene text goes, the characters and the title stay. */
+    sp.softened = true;
+    sp.text = "The dragon was covered in blood";
+    n = scene_prompt_compose(&sp, 512, out, sizeof out);
+    ASSERT(n > 0 && !strstr(out, "blood") && strstr(out, "Pip the fox") && strstr(out, "The Cave"));
+    /* A limit too small for the style words falls back to the plain frame. */
+    sp.softened = false;
+    sp.text = "A short scene.";
+    n = scene_prompt_compose(&sp, 250, out, sizeof out);
+    ASSERT(n > 0 && n <= 250 && strstr(out, "A short scene") && !strstr(out, "Characters:"));
+}
+
+TEST(guardrail_request)
+{
+    const char *texts[3] = {"a fox", NULL, "a picture of a hill"};
+    aws_guardrail_req_t r = {
+        .guardrail_id = "gr-1", .guardrail_version = "DRAFT", .texts = texts, .ntexts = 3};
+    char *body;
+    size_t len;
+    ASSERT_EQ(aws_guardrail_build_body(&r, &body, &len), 0);
+    ASSERT_STREQ(body, "{\"source\":\"INPUT\",\"content\":[{\"text\":{\"text\":\"a fox\"}},"
+                       "{\"text\":{\"text\":\"a picture of a hill\"}}]}");
+    free(body);
+    r.output = true;
+    r.ntexts = 1;
+    ASSERT_EQ(aws_guardrail_build_body(&r, &body, &len), 0);
+    ASSERT(strstr(body, "\"OUTPUT\""));
+    free(body);
+    const char *none[1] = {""};
+    r.texts = none;
+    ASSERT_EQ(aws_guardrail_build_body(&r, &body, &len), -EINVAL);
+}
+
+typedef struct {
+    int calls;
+    safety_step_t step;
+    char text[256];
+    safety_record_t rec;
+} async_seen_t;
+
+static void async_done(safety_step_t step, const safety_screen_t *out, void *arg)
+{
+    async_seen_t *a = arg;
+    a->calls++;
+    a->step = step;
+    snprintf(a->text, sizeof a->text, "%.*s", (int)out->len, out->text ? out->text : "");
+    a->rec = out->record;
+}
+
+TEST(async_output_screen)
+{
+    uv_loop_t loop;
+    ASSERT_EQ(uv_loop_init(&loop), 0);
+    async_seen_t a[3];
+    memset(a, 0, sizeof a);
+    static const char mild[] = "The knight wanted to kill the dragon.";
+    static const char severe[] = "There was a murder in the house.";
+    ASSERT_EQ(safety_screen_output_async(&loop, screen(), "A kind fox.", 11, 0, "fantasy",
+                                         async_done, &a[0]),
+              0);
+    ASSERT_EQ(safety_screen_output_async(&loop, screen(), mild, strlen(mild), 0, "fantasy",
+                                         async_done, &a[1]),
+              0);
+    ASSERT_EQ(safety_screen_output_async(&loop, screen(), severe, strlen(severe), 1, "fantasy",
+                                         async_done, &a[2]),
+              0);
+    ASSERT_EQ(safety_screen_output_async(&loop, screen(), NULL, 0, 0, NULL, async_done, &a[0]),
+              -EINVAL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(uv_loop_close(&loop), 0);
+    ASSERT_EQ(a[0].calls + a[1].calls + a[2].calls, 3);
+    ASSERT_EQ(a[0].step, SAFETY_STEP_USE);
+    ASSERT_STREQ(a[0].text, "A kind fox.");
+    ASSERT_EQ(a[1].step, SAFETY_STEP_USE);
+    ASSERT(!strstr(a[1].text, "kill") && strstr(a[1].text, "dragon"));
+    ASSERT_EQ(a[1].rec.action, SAFETY_RECORD_REWRITTEN);
+    ASSERT_EQ(a[2].step, SAFETY_STEP_FALLBACK); /* blocked on the second attempt */
+    ASSERT_EQ(a[2].rec.action, SAFETY_RECORD_FALLBACK);
+    ASSERT(!strstr(a[2].text, "murder") && a[2].text[0]);
+    /* The flows' own reason for a model or guardrail refusal has a stable name. */
+    ASSERT_STREQ(safety_category_name(SAFETY_CAT_MODEL_FILTER), "model_filter");
+    ASSERT_EQ(safety_category_parse("model_filter"), SAFETY_CAT_MODEL_FILTER);
+}
+
 TEST(cleanup)
 {
     safety_free(g_safety);
@@ -749,4 +911,7 @@ TEST_MAIN({"corpus", corpus}, {"word_boundaries", word_boundaries}, {"obfuscatio
           {"personal_data", personal_data}, {"rewrites", rewrites},
           {"fallback_and_policy", fallback_and_policy}, {"record_json", record_json},
           {"load_errors", load_errors}, {"scene_style", scene_style}, {"threads", threads},
-          {"speed", speed}, {"cleanup", cleanup})
+          {"speed", speed}, {"sheet_parse_defensive", sheet_parse_defensive},
+          {"scene_prompt_with_sheet", scene_prompt_with_sheet},
+          {"guardrail_request", guardrail_request}, {"async_output_screen", async_output_screen},
+          {"cleanup", cleanup})

@@ -268,6 +268,10 @@ def converse_result(doc, cfg):
     """Return dict(text, stop_reason, input_tokens, output_tokens) for a Converse body."""
     system_text, transcript, last_user, images, last_images, inf = validate_converse(doc)
     text = textgen.story(transcript, system_text)
+    if textgen.wants_json(system_text):
+        # A request for a JSON-shaped answer (the storyteller's character sheet and
+        # questions): answer with a well-formed object derived from the story text.
+        text = textgen.sheet_json(transcript, system_text)
     if last_images:
         # A vision request: lead with a description that proves the bytes arrived;
         # keep the full story only when the prompt asked for a multi-part one.

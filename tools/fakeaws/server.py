@@ -375,6 +375,7 @@ class Handler(BaseHTTPRequestHandler):
     def _converse(self, r, body, cfg, entry, start, moderate, midstream, frame_delay_ms):
         bedrock.check_model(r.model, cfg, "text")
         doc = bedrock.parse_json(body)
+        entry["guardrail_config"] = bool(doc.get("guardrailConfig"))
         res = bedrock.converse_result(doc, cfg)
         if moderate:
             res["text"] = "I'm sorry, but I can't help with that request."

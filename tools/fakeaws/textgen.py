@@ -118,3 +118,53 @@ def find_words(text, words):
     """The words of the list that occur in text as whole words (case-insensitive)."""
     low = text.lower()
     return [w for w in words if re.search(r"\b%s\b" % re.escape(w.lower()), low)]
+
+
+_JSON_RE = re.compile(r"answer with one json object", re.I)
+_QCOUNT_RE = re.compile(r"exactly (\d{1,2}) comprehension questions", re.I)
+_COLOURS = ["red", "orange", "yellow", "green", "sky-blue", "purple", "pink", "brown", "white"]
+
+
+def wants_json(system_text):
+    """True when the system prompt asks for a single JSON object."""
+    return bool(_JSON_RE.search(system_text or ""))
+
+
+def sheet_json(prompt_text, system_text=""):
+    """A deterministic character sheet and questions for the story in prompt_text.
+
+    Characters are the story's heroes (the phrases this module writes, "a curious fox"),
+    the main one first; the number of questions follows "exactly N comprehension questions".
+    """
+    import json
+    rng = random.Random(seed_for(system_text + "\n" + prompt_text))
+    low = prompt_text.lower()
+    found = sorted((low.find(h), h) for h in _HEROES if h in low)
+    chars = []
+    for _, hero in found[:4]:
+        words = hero.split()[1:]
+        if "named" in words:
+            name = words[-1].capitalize()
+            kind = words[0]
+        else:
+            name = " ".join(w.capitalize() for w in words)
+            kind = words[-1]
+        cols = rng.sample(_COLOURS, 2)
+        chars.append({"name": name, "kind": kind, "role": "hero" if not chars else "friend",
+                      "looks": "small and cheerful with bright eyes",
+                      "clothes": "a %s scarf" % cols[0], "colours": cols})
+    if not chars:
+        chars.append({"name": "Sunny", "kind": "child", "role": "hero",
+                      "looks": "curly hair and a big smile", "clothes": "a yellow raincoat",
+                      "colours": ["yellow", "blue"]})
+    m = _QCOUNT_RE.search(system_text or "")
+    n = max(1, min(int(m.group(1)), 8)) if m else 4
+    hero = chars[0]["name"]
+    pool = [("Who is the main character of the story?", "%s." % hero),
+            ("What did %s find?" % hero, "Something wonderful on the journey."),
+            ("Where did the story happen?", "In a faraway, friendly place."),
+            ("How did %s feel at the end?" % hero, "Happy and proud."),
+            ("Who helped along the way?", "A good friend."),
+            ("What would you have done?", "Any kind answer is right.")]
+    qs = [{"question": q, "answer": a} for q, a in pool[:n]]
+    return "```json\n" + json.dumps({"characters": chars, "questions": qs}) + "\n```"
