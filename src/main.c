@@ -17,6 +17,13 @@
 #include "core/log.h"
 #include "db/db_migrate.h"
 #include "http/server.h"
+#include "providers/registry.h"
+#include "safety/safety.h"
+
+/* The content screen's word lists: NOVA_SAFETY_DATA_DIR, else the build's source tree. */
+#ifndef NOVA_DEFAULT_SAFETY_DIR
+#define NOVA_DEFAULT_SAFETY_DIR NOVA_DEFAULT_SQL_DIR "/../src/safety/data"
+#endif
 
 /* Under LeakSanitizer (test builds): fontconfig, loaded by cairo for the illustrations' captions,
  * keeps process-lifetime caches that are not leaks. Unused in builds without sanitizers. */
@@ -52,6 +59,8 @@ static void main__hard_stop(uv_timer_t *t)
 static void main__after_jobs(void *arg)
 {
     main__ctx_t *m = arg;
+    /* The S3 client closes first; the AWS client's close waits for it. */
+    api_media_stop(&m->app, NULL, NULL);
     api_providers_stop(&m->app, NULL, NULL);
     api_db_stop(&m->app, NULL, NULL);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
@@ -92,6 +101,46 @@ static void main__walk_close(uv_handle_t *h, void *arg)
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
+/* The content screen of this process (read-only once loaded; the flows borrow it). */
+static safety_t *main__safety;
+
+/* Loads the content screen (blocking reads, before serving), hands it to the flows and sets the
+ * Bedrock Guardrail of the text provider. A configured folder that cannot be read stops the
+ * start; a missing built-in folder (a binary without its source tree) leaves the compiled-in
+ * list, with a warning. */
+static int main__safety_start(app_t *app, const config_t *cfg)
+{
+    char err[256] = "";
+    bool explicit = cfg->safety_data_dir && *cfg->safety_data_dir;
+    const char *dir = explicit ? cfg->safety_data_dir : NOVA_DEFAULT_SAFETY_DIR;
+    if (!main__safety) main__safety = safety_load(dir, err, sizeof err);
+    if (!main__safety) {
+        log_warn("main", "safety lists in %s: %s", dir, err);
+        if (explicit) return 1;
+        if (!(main__safety = safety_load(NULL, err, sizeof err))) return 1;
+    }
+    log_info("main", "content screen: %zu rules", safety_rule_count(main__safety));
+    app->safety = main__safety;
+    int rc = providers_set_guardrail(app->providers, cfg->guardrail_id, cfg->guardrail_version);
+    if (rc == -EINVAL) {
+        log_error("main", "NOVA_GUARDRAIL_ID and NOVA_GUARDRAIL_VERSION must be set together");
+        return 1;
+    }
+    if (rc == -ENOTSUP)
+        log_warn("main", "NOVA_GUARDRAIL_ID is set but the text provider is not bedrock: "
+                         "the guardrail is not used");
+    else if (cfg->guardrail_id && *cfg->guardrail_id)
+        log_info("main", "Bedrock Guardrail %s (version %s) screens stories", cfg->guardrail_id,
+                 cfg->guardrail_version);
+    return 0;
+}
+
+static void main__safety_stop(void)
+{
+    safety_free(main__safety);
+    main__safety = NULL;
+}
+
 /* Runs one event loop serving HTTP until a signal drains it. */
 static int main__serve_loop(const config_t *cfg, bool reuseport)
 {
@@ -122,6 +171,10 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         log_error("main", "accounts: %s", err);
     else if ((rc = api_providers_start(&m.app, err, sizeof err)) != 0)
         log_error("main", "providers: %s", err);
+    else if ((rc = api_media_start(&m.app, err, sizeof err)) != 0)
+        log_error("main", "media: %s", err);
+    else if ((rc = main__safety_start(&m.app, cfg)) != 0)
+        log_error("main", "the content screen could not start");
     else if ((rc = api_jobs_start(&m.app, err, sizeof err)) != 0)
         log_error("main", "jobs: %s", err);
     else if ((rc = http_server_listen(m.app.http, cfg->listen, reuseport, err, sizeof err)) != 0)
@@ -129,6 +182,7 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
     if (rc != 0) {
         /* Close whatever was opened so the process exits without leaks. */
         api_jobs_stop(&m.app, NULL, NULL);
+        api_media_stop(&m.app, NULL, NULL);
         api_providers_stop(&m.app, NULL, NULL);
         api_db_stop(&m.app, NULL, NULL);
         uv_walk(&loop, main__walk_close, NULL);
@@ -136,6 +190,7 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
         http_server_free(m.app.http);
         uv_loop_close(&loop);
         api_static_free();
+        main__safety_stop();
         return 1;
     }
     uv_signal_init(&loop, &m.sigterm);
@@ -149,6 +204,7 @@ static int main__serve_loop(const config_t *cfg, bool reuseport)
     uv_run(&loop, UV_RUN_DEFAULT);
     http_server_free(m.app.http);
     api_static_free();
+    main__safety_stop();
     rc = uv_loop_close(&loop);
     if (rc != 0) log_warn("main", "loop closed with open handles: %s", uv_strerror(rc));
     return m.exit_code;

@@ -14,6 +14,8 @@ typedef struct providers providers_t;
 typedef struct net_client net_client_t;
 typedef struct aws_client aws_client_t;
 typedef struct jobs_engine jobs_engine_t;
+typedef struct media_backend media_backend_t;
+typedef struct safety safety_t;
 
 typedef struct {
     uv_loop_t *loop;
@@ -24,6 +26,8 @@ typedef struct {
     net_client_t *net;      /* outbound HTTP: libcurl-multi on the loop */
     aws_client_t *aws;      /* Bedrock and Polly, used when credentials resolve */
     jobs_engine_t *jobs;    /* generation jobs and event streams (jobs/jobs.h) */
+    media_backend_t *media; /* NOVA_MEDIA_BACKEND=s3 (media/backend.h); NULL = local files */
+    const safety_t *safety; /* the content screen (safety/safety.h), owned by main */
     uint64_t started_ns;
 } app_t;
 
@@ -60,6 +64,11 @@ void api_jobs_stop(app_t *app, void (*done)(void *), void *arg);
 int api_providers_start(app_t *app, char *err, size_t errlen);
 void api_providers_stop(app_t *app, void (*done)(void *), void *arg);
 void api_providers(http_req_t *req);
+
+/* Media backend (api/media.c): after api_providers_start (it borrows the AWS client), before
+ * api_jobs_start. api_media_stop before api_providers_stop; done(arg) may be NULL. */
+int api_media_start(app_t *app, char *err, size_t errlen);
+void api_media_stop(app_t *app, void (*done)(void *), void *arg);
 
 /* Writes an ISO 8601 UTC timestamp with microseconds ("2026-11-25T22:30:00.123456Z"). */
 void api_iso_now(char *out, size_t cap);

@@ -5,10 +5,12 @@
 
 #include "api/app.h"
 #include "aws/aws.h"
+#include "aws/s3.h"
 #include "core/log.h"
 #include "db/db.h"
 #include "db/db_migrate.h"
 #include "jobs/jobs.h"
+#include "media/backend.h"
 #include "http/http.h"
 
 bool api__db_ready(app_t *app);
@@ -60,6 +62,8 @@ void api__metrics_extra(app_t *app, buf_t *out)
     if (app->db) db_pool_metrics_write(app->db, out);
     if (app->jobs) jobs_engine_metrics_write(app->jobs, out);
     if (app->aws) aws_metrics_write(app->aws, out);
+    if (app->media && media_backend_s3(app->media))
+        s3_metrics_write(media_backend_s3(app->media), out);
 }
 
 bool api_db_failed(http_req_t *req, const db_result_t *res)

@@ -27,6 +27,7 @@
 #include "core/log.h"
 #include "jobs/flows.h"
 #include "jobs/jobs.h"
+#include "media/backend.h"
 #include "media/signed_url.h"
 #include "media/store.h"
 #include "media/upload.h"
@@ -845,6 +846,16 @@ static void jobs_api__media_url(void *arg, const char *relpath, char *out, size_
 {
     const config_t *cfg = arg;
     int64_t ttl = cfg->media_url_ttl_s > 0 ? cfg->media_url_ttl_s : 86400;
+    media_backend_t *mb = media_backend_current();
+    if (mb && !media_backend_proxy(mb)) {
+        char *url = NULL;
+        if (media_backend_presign(mb, relpath, ttl, &url) != 0 || strlen(url) >= cap)
+            out[0] = '\0';
+        else
+            memcpy(out, url, strlen(url) + 1);
+        free(url);
+        return;
+    }
     int64_t expires = (int64_t)time(NULL) + ttl;
     char path[512];
     snprintf(path, sizeof path, "/media/%s", relpath);
@@ -885,6 +896,7 @@ int api_jobs_start(app_t *app, char *err, size_t errlen)
         .image_max_inflight = (int)cfg->image_max_inflight,
         .media_url = jobs_api__media_url,
         .media_url_arg = (void *)cfg,
+        .safety = app->safety,
     };
     if (cfg->bench_routes) {
         fc.test_image_delay_ms = (int)cfg->test_image_delay_ms;

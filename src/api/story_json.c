@@ -10,6 +10,7 @@
 #include "api/pagination.h"
 #include "core/crypto.h"
 #include "core/json.h"
+#include "media/backend.h"
 #include "media/signed_url.h"
 
 const uint8_t *story_media_key(const config_t *cfg)
@@ -40,6 +41,15 @@ const char *story_media_url(http_req_t *req, const char *relpath)
     if (!relpath || !*relpath) return NULL;
     app_t *app = req->app;
     int64_t ttl = app->cfg->media_url_ttl_s > 0 ? app->cfg->media_url_ttl_s : 86400;
+    media_backend_t *mb = media_backend_current();
+    if (mb && !media_backend_proxy(mb)) {
+        /* Media on S3: a presigned GET for the object, same lifetime (at most S3's 7 days). */
+        char *url = NULL;
+        if (media_backend_presign(mb, relpath, ttl, &url) != 0) return NULL;
+        const char *out = arena_strdup(&req->arena, url);
+        free(url);
+        return out;
+    }
     /* Expiry rounded down to a step of ttl/24 (at most an hour): the same file keeps the same
      * URL for a while, so browsers can cache it, and the lifetime stays within one step of ttl. */
     int64_t step = ttl / 24;
@@ -90,7 +100,31 @@ static void story__common(yajl_gen g, http_req_t *req, const db_result_t *res, i
     json_kv_str(g, "user_name", col(res, row, "user_name"));
 }
 
-static void story__additions(yajl_gen g, http_req_t *req, const db_result_t *res, int row)
+/* Whether this reader may see the story's safety record: its owner always; in the detail view
+ * anyone it is shown to, because every detail query returns a story only to its owner or to
+ * staff (superusers). A list may hold other people's published stories: there only the owner
+ * sees it. */
+static bool story__privileged(http_req_t *req, const db_result_t *res, int row, bool detail)
+{
+    if (detail) return true;
+    const char *owner = col(res, row, "user_id");
+    return owner && req->user_id > 0 && strtoll(owner, NULL, 10) == req->user_id;
+}
+
+/* Writes a JSON value produced by PostgreSQL only when it parses: a malformed stored value must
+ * not break the whole answer. */
+static void kv_json_checked(yajl_gen g, http_req_t *req, const char *key, const char *json,
+                            const char *fallback)
+{
+    char err[64];
+    if (json && *json && json_parse(&req->arena, json, strlen(json), 8, err, sizeof err))
+        kv_raw_json(g, key, json, fallback);
+    else
+        kv_raw_json(g, key, fallback, fallback);
+}
+
+static void story__additions(yajl_gen g, http_req_t *req, const db_result_t *res, int row,
+                             bool detail)
 {
     json_kv_str(g, "status", col(res, row, "status"));
     json_kv_str(g, "provider", col(res, row, "provider"));
@@ -98,7 +132,12 @@ static void story__additions(yajl_gen g, http_req_t *req, const db_result_t *res
     kv_int_col(g, "audio_duration_ms", res, row, "audio_duration_ms");
     json_kv_str(g, "marks_url", story_media_url(req, col(res, row, "marks_file")));
     kv_raw_json(g, "questions", col(res, row, "questions"), "[]");
-    json_kv_null(g, "safety");
+    kv_json_checked(g, req, "characters", col(res, row, "characters"), "[]");
+    const char *safety = col(res, row, "safety");
+    if (safety && story__privileged(req, res, row, detail))
+        kv_json_checked(g, req, "safety", safety, "null");
+    else
+        json_kv_null(g, "safety");
     json_kv_str(g, "language_code", col(res, row, "language_code"));
 }
 
@@ -114,7 +153,24 @@ void story_json_list_item(yajl_gen g, http_req_t *req, const db_result_t *res, i
     json_kv_str(g, "image_url", story_media_url(req, col(res, row, "image")));
     json_kv_str(g, "audio_url", story_media_url(req, col(res, row, "audio_file")));
     json_kv_str(g, "voice_id", col(res, row, "voice_id"));
-    story__additions(g, req, res, row);
+    story__additions(g, req, res, row, false);
+    yajl_gen_map_close(g);
+}
+
+/* Copies a scene's moderation record {"moderated","retried","message","model"} (or null). */
+static void scene__moderation(yajl_gen g, yajl_val m)
+{
+    if (!m || !YAJL_IS_OBJECT(m)) {
+        yajl_gen_null(g);
+        return;
+    }
+    yajl_gen_map_open(g);
+    bool b = false;
+    json_kv_bool(g, "moderated", json_get_bool(m, "moderated", &b) && b);
+    b = false;
+    json_kv_bool(g, "retried", json_get_bool(m, "retried", &b) && b);
+    json_kv_str(g, "message", json_get_str(m, "message"));
+    json_kv_str(g, "model", json_get_str(m, "model"));
     yajl_gen_map_close(g);
 }
 
@@ -133,6 +189,14 @@ static void scene__inline(yajl_gen g, http_req_t *req, const char *story_id, yaj
     json_kv_str(g, "error", json_get_str(sc, "error"));
     json_kv_str(g, "provider", json_get_str(sc, "provider"));
     json_kv_str(g, "model", json_get_str(sc, "model"));
+    int64_t seed = 0;
+    if (json_get_int(sc, "seed", &seed))
+        json_kv_int(g, "seed", seed);
+    else
+        json_kv_null(g, "seed");
+    yajl_val mod = json_get(sc, "moderation");
+    json_key(g, "moderation");
+    scene__moderation(g, mod);
     json_kv_str(g, "created_at", json_get_str(sc, "created_at"));
     json_kv_str(g, "updated_at", json_get_str(sc, "updated_at"));
     yajl_gen_map_close(g);
@@ -170,7 +234,7 @@ void story_json_detail(yajl_gen g, http_req_t *req, const db_result_t *res, int 
     yajl_gen_array_close(g);
     json_kv_str(g, "created_at", col(res, row, "created_at"));
     json_kv_str(g, "updated_at", col(res, row, "updated_at"));
-    story__additions(g, req, res, row);
+    story__additions(g, req, res, row, true);
     yajl_gen_map_close(g);
 }
 
@@ -189,6 +253,12 @@ void story_json_scene_row(yajl_gen g, http_req_t *req, const db_result_t *res, i
     json_kv_str(g, "error", col(res, row, "error"));
     json_kv_str(g, "provider", col(res, row, "provider"));
     json_kv_str(g, "model", col(res, row, "model"));
+    kv_int_col(g, "seed", res, row, "seed");
+    const char *mod = col(res, row, "moderation");
+    char err[64];
+    json_key(g, "moderation");
+    scene__moderation(g,
+                      mod ? json_parse(&req->arena, mod, strlen(mod), 4, err, sizeof err) : NULL);
     json_kv_str(g, "created_at", col(res, row, "created_at"));
     json_kv_str(g, "updated_at", col(res, row, "updated_at"));
     yajl_gen_map_close(g);

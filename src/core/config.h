@@ -65,6 +65,9 @@ typedef struct {
     char *text_model, *vision_model, *image_models;
     char *polly_voice, *espeak_voice;
     int64_t offline_stream_delay_ms;
+    /* child safety (issue 12) */
+    char *safety_data_dir;                  /* word lists; empty = the built-in path */
+    char *guardrail_id, *guardrail_version; /* Bedrock Guardrails; both or neither */
     int64_t bedrock_max_inflight, polly_max_inflight;
 
     /* secrets and misc */
@@ -75,6 +78,10 @@ typedef struct {
     char *media_dir;          /* root of story files (images, audio, scenes) */
     int64_t max_upload_bytes; /* multipart/form-data bodies (story images) */
     int64_t media_url_ttl_s;  /* lifetime of signed media URLs */
+    char *media_backend;      /* "local" or "s3" */
+    char *s3_bucket, *s3_prefix;
+    int64_t s3_path_style;
+    int64_t media_proxy; /* s3: URLs point at /media/, which streams from S3 */
 
     /* generation pipeline: jobs and server-sent events */
     int64_t workers; /* concurrent jobs per process */

@@ -11,6 +11,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "jobs/flows_int.h"
+#include "media/backend.h"
 #include "media/paths.h"
 #include "media/store.h"
 
@@ -29,6 +30,9 @@ int flows_register(jobs_engine_t *e, const flows_config_t *cfg, flows_t **out)
     }
     f->cfg.media_dir = f->media_dir;
     f->cfg.test_image_fail_word = f->fail_word;
+    f->safety = cfg->safety;
+    if (!f->safety)
+        log_warn("flows", "no content screen loaded: every prompt becomes a fallback theme");
     if (f->cfg.image_max_inflight < 1) f->cfg.image_max_inflight = 1;
     const jobs_handler_t *hs[] = {&flows__create_handler, &flows__regenerate_handler,
                                   &flows__audio_handler, &flows__scenes_handler,
@@ -76,7 +80,7 @@ static const char flows__story_sql[] =
     "coalesce(st.max_word_count, 800) AS max_word_count, coalesce(st.story_parts, 5) AS "
     "story_parts, coalesce(st.include_sound_effects, true) AS sfx, "
     "coalesce(st.include_interactive_questions, true) AS questions, "
-    "coalesce(st.explain_complex_words, true) AS explain "
+    "coalesce(st.explain_complex_words, true) AS explain, s.characters::text AS characters "
     "FROM stories s LEFT JOIN user_story_settings st ON st.user_id = s.user_id WHERE s.id = $1";
 
 typedef struct {
@@ -120,6 +124,7 @@ static void flows__story_loaded(db_result_t *res, void *arg)
     s->language_code = flows__col(run, res, "language_code");
     s->modifications = flows__col(run, res, "modifications");
     s->status = flows__col(run, res, "status");
+    s->characters = flows__col(run, res, "characters");
     s->audio_file = flows__col(run, res, "audio_file");
     s->marks_file = flows__col(run, res, "marks_file");
     s->age_range = flows__col(run, res, "age_range");
@@ -268,6 +273,9 @@ static void flows__read_done(uv_work_t *w, int status)
 
 int flows_file_read(flows_t *f, const char *relpath, size_t max, flows_read_cb cb, void *arg)
 {
+    /* With S3 media the file is an object (possibly stored by another instance). */
+    media_backend_t *mb = media_backend_current();
+    if (mb) return media_backend_read(mb, relpath, max, cb, arg);
     flows__fs_t *j = calloc(1, sizeof *j);
     if (!j) return -ENOMEM;
     j->media_dir = strdup(f->media_dir);
@@ -357,10 +365,19 @@ void flows_remove_files(flows_t *f, const char *a, const char *b)
     if (paths[0] || paths[1]) media_store_remove(f->cfg.loop, f->media_dir, paths, 2, NULL, NULL);
 }
 
+int64_t flows_story_seed(const char *story_id)
+{
+    /* FNV-1a of the id, folded into 31 bits: every image model takes a seed that small. */
+    uint64_t seed = 1469598103934665603ull;
+    for (const char *c = story_id; c && *c; c++)
+        seed = (seed ^ (uint8_t)*c) * 1099511628211ull;
+    return (int64_t)(seed >> 33);
+}
+
 const char *flows_media_url(flows_t *f, jobs_run_t *run, const char *relpath)
 {
     if (!relpath || !*relpath || !f->cfg.media_url) return "";
-    char out[1024];
+    char out[4096]; /* presigned S3 URLs with a session token run past 1 KB */
     out[0] = '\0';
     f->cfg.media_url(f->cfg.media_url_arg, relpath, out, sizeof out);
     return arena_strdup(&run->arena, out);

@@ -17,6 +17,7 @@
 #include "jobs/scene_parse.h"
 #include "media/paths.h"
 #include "media/store.h"
+#include "providers/story_sheet.h"
 
 /* ---- parent -----------------------------------------------------------------------------------
  */
@@ -170,6 +171,15 @@ typedef struct {
     char prompt[2048];
     const char *provider, *model;
     const char *error;
+    /* issue 12: the story's sheet, the characters of this scene, the story's seed, and what
+     * the image model's moderation said */
+    story_sheet_t sheet;
+    prov_character_t chars[PROV_IMAGE_MAX_CHARACTERS];
+    size_t nchars;
+    char chars_text[1024];
+    int64_t seed;
+    bool softened;
+    const char *moderation; /* JSON object, or NULL when the model never refused */
     bool reported;
     bool writing;
     bool final; /* the failure being reported ends the job */
@@ -191,18 +201,19 @@ static void scene__fail_build(jobs_run_t *run, db_tx_t *tx, void *arg)
     scene__t *s = arg;
     char n[16];
     snprintf(n, sizeof n, "%d", run->scene_number);
-    const char *p[3] = {run->story_id, n, s->error};
+    const char *p[4] = {run->story_id, n, s->error, s->moderation};
     if (!s->final) {
-        db_tx_query(tx,
-                    "UPDATE story_scenes SET status = 'pending', error = $3 WHERE story_id = $1 "
-                    "AND scene_number = $2::int",
-                    3, p, NULL, NULL, NULL);
+        db_tx_query(
+            tx,
+            "UPDATE story_scenes SET status = 'pending', error = $3, moderation = "
+            "coalesce($4::jsonb, moderation) WHERE story_id = $1 AND scene_number = $2::int",
+            4, p, NULL, NULL, NULL);
         return;
     }
     db_tx_query(tx,
-                "UPDATE story_scenes SET status = 'failed', error = $3 WHERE story_id = $1 AND "
-                "scene_number = $2::int",
-                3, p, NULL, NULL, NULL);
+                "UPDATE story_scenes SET status = 'failed', error = $3, moderation = "
+                "coalesce($4::jsonb, moderation) WHERE story_id = $1 AND scene_number = $2::int",
+                4, p, NULL, NULL, NULL);
     yajl_gen g = json_gen_new();
     yajl_gen_map_open(g);
     json_kv_int(g, "scene_number", run->scene_number);
@@ -279,13 +290,17 @@ static void scene__ready_build(jobs_run_t *run, db_tx_t *tx, void *arg)
     scene__t *s = arg;
     char n[16];
     snprintf(n, sizeof n, "%d", run->scene_number);
-    const char *p[6] = {run->story_id, n, s->path, s->prompt, s->provider, s->model};
+    char seed[24];
+    snprintf(seed, sizeof seed, "%lld", (long long)s->seed);
+    const char *p[8] = {run->story_id, n,        s->path, s->prompt,
+                        s->provider,   s->model, seed,    s->moderation};
     db_tx_query(tx,
                 "WITH old AS (SELECT id, coalesce(image, '') AS image FROM story_scenes WHERE "
                 "story_id = $1 AND scene_number = $2::int FOR UPDATE) UPDATE story_scenes c SET "
                 "image = $3, status = 'ready', error = NULL, prompt_used = $4, provider = $5, "
-                "model = $6 FROM old WHERE c.id = old.id RETURNING old.image",
-                6, p, scene__old_image, s, NULL);
+                "model = $6, seed = $7::bigint, moderation = $8::jsonb FROM old WHERE c.id = "
+                "old.id RETURNING old.image",
+                8, p, scene__old_image, s, NULL);
     yajl_gen g = json_gen_new();
     yajl_gen_map_open(g);
     json_kv_int(g, "scene_number", run->scene_number);
@@ -333,6 +348,72 @@ static void scene__written(int status, void *arg)
     jobs_run_finish(s->run, &o);
 }
 
+static void scene__slot(void *arg);
+
+/* The characters of this scene from the story's sheet: those named in its title or text, and
+ * the main character (the sheet's first) on every page. */
+static void scene__characters(scene__t *s)
+{
+    char *haystack = arena_printf(&s->run->arena, "%s\n%s", s->title ? s->title : "",
+                                  s->scene_text ? s->scene_text : "");
+    bool take[SHEET_MAX_CHARACTERS] = {false};
+    if (s->sheet.n_characters) take[0] = true;
+    for (int i = story_sheet_find_in(&s->sheet, haystack, 0); i >= 0;
+         i = story_sheet_find_in(&s->sheet, haystack, (size_t)i + 1))
+        take[i] = true;
+    size_t len = 0;
+    s->chars_text[0] = '\0';
+    s->nchars = 0;
+    for (size_t i = 0; i < s->sheet.n_characters && s->nchars < PROV_IMAGE_MAX_CHARACTERS; i++) {
+        if (!take[i]) continue;
+        const sheet_character_t *c = &s->sheet.characters[i];
+        prov_character_t *pc = &s->chars[s->nchars++];
+        memset(pc, 0, sizeof *pc);
+        pc->name = c->name;
+        pc->kind = c->kind;
+        for (size_t k = 0; k < c->n_colours && k < 3; k++)
+            pc->colours[k] = c->colours[k];
+        char entry[512];
+        story_sheet_entry(c, entry, sizeof entry);
+        if (len + strlen(entry) + 3 < sizeof s->chars_text)
+            len += (size_t)snprintf(s->chars_text + len, sizeof s->chars_text - len, "%s%s",
+                                    len ? "; " : "", entry);
+    }
+}
+
+/* Writes s->prompt: the sheet, the style words and the scene, screened once more (a story's
+ * words were screened when it was written; this catches what a sheet or a cut may add). */
+static int scene__prompt(scene__t *s, bool softened)
+{
+    prov_image_t *im = providers_image(s->f->cfg.providers);
+    size_t limit = scene_prompt_limit(prov_image_name(im), prov_image_model(im));
+    safety_style_t style;
+    safety_scene_style(prov_image_model(im), &style);
+    s->softened = softened;
+    for (int round = 0; round < 2; round++) {
+        scene_prompt_t sp = {.template_name = s->st->template_name,
+                             .title = s->title,
+                             .text = s->scene_text,
+                             .characters = s->chars_text,
+                             .style = style.style,
+                             .softened = s->softened};
+        if (scene_prompt_compose(&sp, limit, s->prompt, sizeof s->prompt) < 0) return -EINVAL;
+        safety_verdict_t v;
+        int rc = safety_check(s->f->safety, s->prompt, strlen(s->prompt), &v);
+        safety_action_t a = rc == 0 && s->f->safety ? v.action : SAFETY_BLOCK;
+        if (a == SAFETY_REWRITE && v.rewritten && v.rewritten_len <= limit)
+            snprintf(s->prompt, sizeof s->prompt, "%s", v.rewritten);
+        safety_verdict_free(&v);
+        if (a == SAFETY_ALLOW || a == SAFETY_REWRITE) return 0;
+        /* Blocked: the scene's own words go, the title and the characters stay. */
+        s->softened = true;
+    }
+    /* Even the softened words were refused: a plain, calm picture of the template. */
+    scene_prompt_t plain = {
+        .template_name = s->st->template_name, .style = style.style, .softened = true};
+    return scene_prompt_compose(&plain, limit, s->prompt, sizeof s->prompt) < 0 ? -EINVAL : 0;
+}
+
 static void scene__rendered(int status, prov_image_result_t *res, void *arg)
 {
     scene__t *s = arg;
@@ -342,6 +423,28 @@ static void scene__rendered(int status, prov_image_result_t *res, void *arg)
         flows_image_release(s->f);
     }
     if (s->reported) return;
+    if (status == PROV_E_CONTENT_FILTERED && !scene__stopped(s)) {
+        /* The model's moderation refused the picture: noted on the scene, and tried once more
+         * with a softened prompt; a second refusal ends the scene (another attempt or model
+         * must not get around it). */
+        bool again = !s->softened;
+        yajl_gen g = json_gen_new();
+        yajl_gen_map_open(g);
+        json_kv_bool(g, "moderated", true);
+        json_kv_bool(g, "retried", s->softened || again);
+        json_kv_str(g, "message", res->message ? res->message : "");
+        json_kv_str(g, "model", res->model ? res->model : "");
+        yajl_gen_map_close(g);
+        s->moderation = flows_gen_string(g, &s->run->arena);
+        log_info("flows", "job %s: picture moderated%s", s->run->id,
+                 again ? ", trying a softened prompt" : " again");
+        if (again && scene__prompt(s, true) == 0) {
+            flows_image_acquire(s->f, &s->slot, scene__slot, s);
+            return;
+        }
+        scene__fail(s, "The picture was held back by the image model's safety filter.", false);
+        return;
+    }
     if (status != PROV_OK || !res->png) {
         if (scene__stopped(s)) return;
         char msg[400];
@@ -382,7 +485,12 @@ static void scene__render(scene__t *s)
     prov_image_spec_t spec;
     memset(&spec, 0, sizeof spec);
     spec.prompt = s->prompt;
-    spec.negative_prompt = scene_negative_prompt();
+    spec.prompt_complete = true;
+    spec.characters = s->chars;
+    spec.ncharacters = s->nchars;
+    safety_style_t style;
+    safety_scene_style(prov_image_model(providers_image(s->f->cfg.providers)), &style);
+    spec.negative_prompt = style.negative ? style.negative : scene_negative_prompt();
     spec.template_name = s->st->template_name;
     spec.scene_number = s->run->scene_number;
     spec.caption = s->title && *s->title ? s->title : NULL;
@@ -392,10 +500,7 @@ static void scene__render(scene__t *s)
         spec.height = 192;
     }
     /* One seed per story keeps its pages in one style. */
-    uint64_t seed = 1469598103934665603ull;
-    for (const char *c = s->run->story_id; *c; c++)
-        seed = (seed ^ (uint8_t)*c) * 1099511628211ull;
-    spec.seed = (int64_t)(seed >> 33);
+    spec.seed = s->seed;
     jobs_run_progress(s->run, 20, "drawing");
     int rc = prov_image_render(providers_image(s->f->cfg.providers), &spec, scene__rendered, s,
                                &s->call);
@@ -457,10 +562,11 @@ static void scene__started(jobs_run_t *run, int status, void *arg)
         return;
     }
     if (scene__stopped(s)) return;
-    size_t limit = scene_prompt_limit(prov_image_name(providers_image(s->f->cfg.providers)),
-                                      prov_image_model(providers_image(s->f->cfg.providers)));
-    if (scene_prompt_build(s->st->template_name, s->title, s->scene_text, limit, s->prompt,
-                           sizeof s->prompt) < 0) {
+    if (s->st->characters && *s->st->characters)
+        story_sheet_parse_characters(s->st->characters, strlen(s->st->characters), &s->sheet);
+    scene__characters(s);
+    s->seed = flows_story_seed(s->run->story_id);
+    if (scene__prompt(s, false) != 0) {
         scene__fail(s, "The picture prompt could not be written.", false);
         return;
     }
