@@ -3,10 +3,14 @@
 and testing the browser app before every backend endpoint exists.
 
 It serves src/web at / and /assets/, keeps everything in memory, and mimics the real API's
-shapes: Token auth, DRF pagination, stories with jobs and server-sent events (job.progress,
-story.delta, audio.ready, scene.started/ready/failed, ...), narration as a WAV tone with a
-marks.json of word timings (UTF-8 byte offsets), scene pictures as SVG, sessions with
-position_ms, playlists with ordered story_ids, settings with the reference's validation, users.
+shapes: Token auth, DRF pagination, stories with durable-looking jobs (Prefer: respond-async
+answers 202 at once, otherwise the request waits for the job), server-sent events with stored
+ids that a client replays with ?last_event_id= (job.queued/progress/succeeded/failed,
+story.delta with its UTF-8 byte offset, story.ready, audio.ready, scene.queued/started/ready/
+failed), narration as a WAV tone with a marks.json of word timings (UTF-8 byte offsets), scene
+pictures as SVG, revisions with their reason, comprehension questions and the safety verdict,
+sessions with position_ms, playlists with ordered story_ids, settings with the reference's
+validation, users. A story idea with a mild word ("kill...") gets safety action "rewritten".
 
     python3 tests/e2e/fake_api.py [--port 0] [--web src/web]
 
@@ -20,7 +24,6 @@ import io
 import json
 import math
 import os
-import queue
 import re
 import secrets
 import struct
@@ -52,7 +55,8 @@ SETTINGS = {}   # user id -> dict
 JOBS = {}       # id -> dict
 MEDIA = {}      # name -> (content type, bytes)
 TICKETS = {}    # ticket -> user id
-SUBS = []       # (user id, story id or None, queue)
+EVENTS = []     # (id, user id, story id, type, data): the stored events, replayable
+EVENT_COND = threading.Condition(LOCK)
 SCENE_ATTEMPTS = {}
 NEXT_USER = [1]
 
@@ -65,13 +69,13 @@ def nap(s):
     time.sleep(s * SPEED)
 
 
-def publish(user_id, story_id, etype, data):
+def publish(user_id, story_id, etype, data, job=None):
     data = dict(data, story_id=story_id)
-    with LOCK:
-        subs = list(SUBS)
-    for uid, sid, q in subs:
-        if uid == user_id and (sid is None or sid == story_id):
-            q.put((etype, data))
+    if job is not None:
+        data["job_id"] = job["id"]
+    with EVENT_COND:
+        EVENTS.append((len(EVENTS) + 1, user_id, story_id, etype, data))
+        EVENT_COND.notify_all()
 
 
 # ---- media -----------------------------------------------------------------------------
@@ -148,18 +152,24 @@ def story_json(s, host, full=True):
     return d
 
 
+TERMINAL = ("succeeded", "partial", "failed", "cancelled")
+
+
 def job_json(j):
-    return {k: j[k] for k in ("id", "kind", "state", "progress", "story_id", "events_url", "error", "step")}
+    d = {k: j[k] for k in ("id", "kind", "state", "progress", "step", "error", "created_at")}
+    d.update(story=j["story_id"], parent=j.get("parent"), result=None, attempt=1, max_attempts=5,
+             events_url="/api/stories/%s/events/" % j["story_id"], url="/api/jobs/%s/" % j["id"])
+    return d
 
 
-def new_job(kind, story):
+def new_job(kind, story, parent=None):
     jid = str(uuid.uuid4())
     j = {"id": jid, "kind": kind, "state": "available", "progress": 0, "story_id": story["id"],
-         "events_url": "/api/stories/%s/events/" % story["id"], "error": None, "step": "queued",
-         "user": story["user"]}
+         "error": None, "step": None, "user": story["user"], "parent": parent, "created_at": now_iso(),
+         "done": threading.Event()}
     with LOCK:
         JOBS[jid] = j
-    publish(story["user"], story["id"], "job.queued", {"job_id": jid, "kind": kind})
+    publish(story["user"], story["id"], "job.queued", {"kind": kind, "state": "available"}, j)
     return j
 
 
@@ -167,15 +177,17 @@ def progress(j, pct, step):
     j["state"] = "running"
     j["progress"] = pct
     j["step"] = step
-    publish(j["user"], j["story_id"], "job.progress", {"job_id": j["id"], "percent": pct, "step": step, "kind": j["kind"]})
+    publish(j["user"], j["story_id"], "job.progress", {"percent": pct, "step": step, "kind": j["kind"]}, j)
 
 
-def finish(j, ok=True, error=None):
-    j["state"] = "succeeded" if ok else "failed"
+def finish(j, ok=True, error=None, state=None):
+    j["state"] = state or ("succeeded" if ok else "failed")
     j["progress"] = 100 if ok else j["progress"]
+    j["step"] = "done" if ok else j["step"]
     j["error"] = error
     publish(j["user"], j["story_id"], "job.succeeded" if ok else "job.failed",
-            {"job_id": j["id"], "kind": j["kind"], "error": error})
+            {"kind": j["kind"], "state": j["state"], "error": error, "result": None}, j)
+    j["done"].set()
 
 
 # ---- simulated work -------------------------------------------------------------------------
@@ -192,7 +204,7 @@ def compose(s, modifications=""):
 
 
 def narrate(s, j, base):
-    progress(j, base, "Recording the narration")
+    progress(j, base, "narrating")
     nap(0.3)
     marks, dur = make_marks(s["story_text"])
     audio = "audio_%s_%d.wav" % (s["id"], int(time.time() * 1000))
@@ -200,35 +212,53 @@ def narrate(s, j, base):
     MEDIA[audio] = ("audio/wav", make_wav(dur / 1000.0))
     MEDIA[mname] = ("application/json", json.dumps(marks).encode())
     s["audio"], s["marks"], s["audio_duration_ms"] = audio, mname, dur
-    publish(s["user"], s["id"], "audio.ready", {"audio_url": "/media/" + audio, "duration_ms": dur})
+    publish(s["user"], s["id"], "audio.ready", {"audio_url": "/media/" + audio, "duration_ms": dur,
+                                                "marks_url": "/media/" + mname}, j)
 
 
 def run_story(s, j, modifications="", with_audio=True):
     nap(0.4)
+    progress(j, 1, "starting")
     if s.get("image"):
-        progress(j, 5, "Looking at your picture")
+        progress(j, 5, "describing the picture")
         nap(0.3)
         s["image_description"] = "A bright drawing with a smiling orange sun and green hills."
-        publish(s["user"], s["id"], "image.described", {"description": s["image_description"]})
+        publish(s["user"], s["id"], "image.described", {"description": s["image_description"]}, j)
+    old = s["story_text"]
     text = compose(s, modifications)
     s["status"] = "generating"
-    s["story_text"] = ""
     chunks = re.findall(r"\S+\s*", text)
+    written = ""
     for i in range(0, len(chunks), 4):
         piece = "".join(chunks[i:i + 4])
-        s["story_text"] += piece
-        publish(s["user"], s["id"], "story.delta", {"text": piece})
-        progress(j, 10 + int(60 * i / max(1, len(chunks))), "Writing part %d" % max(1, s["story_text"].count("Part ")))
+        publish(s["user"], s["id"], "story.delta", {"text": piece, "offset": len(written.encode("utf-8"))}, j)
+        written += piece
+        progress(j, 15 + int(40 * i / max(1, len(chunks))), "writing")
         nap(0.12)
+    progress(j, 58, "saving text")
+    if j["kind"] == "regenerate" and old and old != text:
+        add_revision(s, old, "regenerate", USERS[s["user"]])
+        for sc in s["scenes"]:
+            sc["status"] = "stale"
     s["story_text"] = text
     s["questions"] = [{"question": "Who needed help in the story?", "answer": "A little bird that was lost."},
-                      {"question": "What would you do to help a friend?", "answer": "Any kind answer is right!"}]
-    s["status"] = "ready"
+                      {"question": "What would you do to help a friend?", "answer": "Any kind answer is right!"},
+                      "Which part made you smile?"]
+    mild = re.search(r"\bkill", s["prompt"], re.I)
+    s["safety"] = {"action": "rewritten" if mild else "allowed", "reasons": ["violence"] if mild else []}
     s["updated_at"] = now_iso()
-    publish(s["user"], s["id"], "story.ready", {})
+    publish(s["user"], s["id"], "story.ready", {"title": s["title"], "provider": "fake-composer", "words": len(text.split())}, j)
     if with_audio:
-        narrate(s, j, 80)
+        narrate(s, j, 60)
+    s["status"] = "ready"
     finish(j)
+
+
+def add_revision(s, text, reason, user):
+    REVISIONS.setdefault(s["id"], []).insert(0, {
+        "id": str(uuid.uuid4()), "story": s["id"], "story_text": text, "prompt": s["prompt"],
+        "template": s["template"], "reason": reason, "created_at": now_iso(), "created_by": user["id"],
+        "created_by_name": user["username"]})
 
 
 def run_audio(s, j):
@@ -238,41 +268,50 @@ def run_audio(s, j):
     finish(j)
 
 
-def draw_scene(s, number, text):
+def draw_scene(s, parent, number, text):
+    """One child job per scene, as the real server does; a failure is final for that attempt."""
+    j = new_job("scene", s, parent["id"])
     key = (s["id"], number)
     SCENE_ATTEMPTS[key] = SCENE_ATTEMPTS.get(key, 0) + 1
-    publish(s["user"], s["id"], "scene.started", {"scene_number": number})
-    nap(0.5)
     sc = next((x for x in s["scenes"] if x["scene_number"] == number), None)
-    if sc is None:
-        sc = {"id": str(uuid.uuid4()), "story": s["id"], "scene_number": number, "scene_text": text,
-              "image": None, "prompt_used": "fake", "created_at": now_iso(), "updated_at": now_iso()}
-        s["scenes"].append(sc)
+    sc["status"] = "generating"
+    progress(j, 20, "drawing")
+    publish(s["user"], s["id"], "scene.started", {"scene_number": number, "attempt": 1}, j)
+    nap(0.5)
     if number == FAIL_SCENE and SCENE_ATTEMPTS[key] == 1:
         sc["status"] = "failed"
         sc["error"] = "The painter dropped the brush."
-        publish(s["user"], s["id"], "scene.failed", {"scene_number": number, "error": sc["error"]})
+        publish(s["user"], s["id"], "scene.failed", {"scene_number": number, "error": sc["error"]}, j)
+        finish(j, False, sc["error"])
         return False
     name = "scene_%s_%d_%d.svg" % (s["id"], number, int(time.time() * 1000))
     MEDIA[name] = ("image/svg+xml", scene_svg(number, text).encode())
     sc["image"] = name
     sc["status"] = "ready"
-    sc.pop("error", None)
-    publish(s["user"], s["id"], "scene.ready", {"scene_number": number, "image_url": "/media/" + name})
+    sc["error"] = None
+    publish(s["user"], s["id"], "scene.ready", {"scene_number": number, "image_url": "/media/" + name, "image": name}, j)
+    finish(j)
     return True
 
 
-def run_scenes(s, j, only=None):
+def run_scenes(s, j):
+    # Every part gets a scene row at once (announced with scene.queued); every picture is
+    # drawn again, and a finished one is replaced only when its successor is ready.
     parts = story_parts(s["story_text"])
-    todo = [p for p in parts if only is None or p[0] == only]
-    if only is None:
-        # Finished pictures are kept; the rest are (re)drawn.
-        done = {sc["scene_number"] for sc in s["scenes"] if sc.get("image")}
-        todo = [p for p in todo if p[0] not in done] or todo
-    for i, (n, text) in enumerate(todo):
-        progress(j, int(100 * i / len(todo)), "Painting scene %d" % n)
-        draw_scene(s, n, text)
-    finish(j)
+    progress(j, 10, "scenes queued")
+    keep = {sc["scene_number"]: sc for sc in s["scenes"]}
+    s["scenes"] = []
+    for n, text in parts:
+        sc = keep.get(n) or {"id": str(uuid.uuid4()), "story": s["id"], "scene_number": n, "image": None,
+                             "prompt_used": "fake", "created_at": now_iso()}
+        sc.update(scene_text=text, status="pending", error=None, updated_at=now_iso())
+        s["scenes"].append(sc)
+    publish(s["user"], s["id"], "scene.queued", {"count": len(parts)}, j)
+    ok = 0
+    for n, text in parts:
+        ok += draw_scene(s, j, n, text)
+    state = "succeeded" if ok == len(parts) else "partial" if ok else "failed"
+    finish(j, ok > 0, None if ok else "Failed to generate any scenes. Please try again.", state)
 
 
 def start(fn, *args):
@@ -521,33 +560,32 @@ class Handler(BaseHTTPRequestHandler):
             return self.detail(401, "Invalid or used ticket.")
         if story_id and (story_id not in STORIES or STORIES[story_id]["user"] != uid):
             return self.detail(404, "Not found.")
-        q = queue.Queue()
-        sub = (uid, story_id, q)
+        # Live events start now; Last-Event-ID (or ?last_event_id=, 0 = everything) replays the
+        # stored ones after that id first, as the real server does.
+        last = self.headers.get("Last-Event-ID") or self.q.get("last_event_id")
         with LOCK:
-            SUBS.append(sub)
+            pos = len(EVENTS) if last is None or not last.isdigit() else min(int(last), len(EVENTS))
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
-        seq = 0
         try:
-            self.wfile.write(b": hello\n\n")
+            self.wfile.write(b"retry: 3000\n: connected\n\n")
             self.wfile.flush()
             while True:
-                try:
-                    etype, data = q.get(timeout=10)
-                    seq += 1
-                    self.wfile.write(("id: %d\nevent: %s\ndata: %s\n\n" % (seq, etype, json.dumps(data))).encode())
-                except queue.Empty:
-                    self.wfile.write(b": ping\n\n")
+                with EVENT_COND:
+                    if pos >= len(EVENTS):
+                        EVENT_COND.wait(timeout=10)
+                    batch = EVENTS[pos:]
+                    pos = len(EVENTS)
+                out = [("id: %d\nevent: %s\ndata: %s\n\n" % (eid, etype, json.dumps(data)))
+                       for eid, u, sid, etype, data in batch if u == uid and (story_id is None or sid == story_id)]
+                self.wfile.write(("".join(out) or ": ping\n\n").encode())
                 self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass
-        finally:
-            with LOCK:
-                SUBS.remove(sub)
 
     def dashboard(self, user):
         mine = [s for s in STORIES.values() if s["user"] == user["id"]]
@@ -638,18 +676,16 @@ class Handler(BaseHTTPRequestHandler):
                      "template": tpl, "is_published": False, "created_at": now_iso(), "updated_at": now_iso(),
                      "status": "generating", "provider": "fake-composer", "audio_duration_ms": None,
                      "story_text": "", "image_description": "", "voice_id": b.get("voice_id") or "Joanna",
-                     "questions": [], "safety": {"flagged": False}, "scenes": [], "image": None, "audio": None, "marks": None}
+                     "questions": [], "safety": None, "scenes": [], "image": None, "audio": None, "marks": None}
                 f = (b.get("_files") or {}).get("image")
                 if f:
                     name = "image_%s%s" % (sid, os.path.splitext(f[0])[1] or ".png")
                     MEDIA[name] = (f[1], f[2])
                     s["image"] = name
                 STORIES[sid] = s
-                j = new_job("story", s)
+                j = new_job("create", s)
                 start(run_story, s, j)
-                d = story_json(s, host)
-                d["job"] = job_json(j)
-                return self.send(202, d)
+                return self.job_answer(j, lambda: story_json(s, host), 201)
             return self.detail(405, "Method not allowed.")
         m = re.fullmatch(r"/stories/([0-9a-f-]{36})/(.*)", p)
         if not m:
@@ -667,15 +703,18 @@ class Handler(BaseHTTPRequestHandler):
             b = self.body_json() or {}
             if "story_text" in b and b["story_text"] != s["story_text"]:
                 if s["story_text"]:
-                    REVISIONS.setdefault(s["id"], []).insert(0, {"id": str(uuid.uuid4()), "story": s["id"],
-                                                                 "story_text": s["story_text"], "created_at": now_iso(),
-                                                                 "created_by": user["id"], "created_by_name": user["username"]})
+                    add_revision(s, s["story_text"], "edit", user)
                 s["story_text"] = b["story_text"]
             for k in ("title", "is_published", "template"):
                 if k in b:
                     s[k] = b[k]
             s["updated_at"] = now_iso()
             return self.send(200, story_json(s, host))
+        if rest == "jobs/":
+            mine = sorted((j for j in JOBS.values() if j["story_id"] == s["id"] and not j.get("parent")),
+                          key=lambda j: j["created_at"], reverse=True)
+            return self.send(200, {"count": len(mine), "next": None, "previous": None,
+                                   "results": [job_json(j) for j in mine]})
         if rest == "revisions/":
             page = self.paginate(REVISIONS.get(s["id"], []), "/stories/%s/revisions/" % s["id"])
             return self.send(200, page) if page else self.detail(404, "Invalid page.")
@@ -684,16 +723,11 @@ class Handler(BaseHTTPRequestHandler):
             rev = next((r for r in REVISIONS.get(s["id"], []) if r["id"] == m2.group(1)), None)
             if not rev:
                 return self.detail(404, "Not found.")
-            REVISIONS[s["id"]].insert(0, {"id": str(uuid.uuid4()), "story": s["id"], "story_text": s["story_text"],
-                                          "created_at": now_iso(), "created_by": user["id"], "created_by_name": user["username"]})
+            add_revision(s, s["story_text"], "restore", user)
             s["story_text"] = rev["story_text"]
             return self.send(200, {"message": "Revision restored", "story": story_json(s, host)})
         if rest == "regenerate/" and method == "POST":
             b = self.body_json() or {}
-            if s["story_text"]:
-                REVISIONS.setdefault(s["id"], []).insert(0, {"id": str(uuid.uuid4()), "story": s["id"],
-                                                             "story_text": s["story_text"], "created_at": now_iso(),
-                                                             "created_by": user["id"], "created_by_name": user["username"]})
             if b.get("prompt"):
                 s["prompt"] = b["prompt"]
             if b.get("template") in TEMPLATES:
@@ -701,7 +735,7 @@ class Handler(BaseHTTPRequestHandler):
             s["status"] = "generating"
             j = new_job("regenerate", s)
             start(run_story, s, j, b.get("modifications") or "")
-            return self.send(202, {"message": "Story regeneration started", "story": story_json(s, host), "job": job_json(j)})
+            return self.job_answer(j, lambda: {"message": "Story regenerated successfully", "story": story_json(s, host)})
         if rest == "generate_audio/" and method == "POST":
             b = self.body_json() or {}
             if not s["story_text"]:
@@ -709,21 +743,13 @@ class Handler(BaseHTTPRequestHandler):
             s["voice_id"] = b.get("voice_id") or s["voice_id"]
             j = new_job("audio", s)
             start(run_audio, s, j)
-            return self.send(202, {"message": "Audio generation started", "story": story_json(s, host), "job": job_json(j)})
+            return self.job_answer(j, lambda: {"message": "Audio generated successfully", "story": story_json(s, host)})
         if rest == "generate_scenes/" and method == "POST":
             if not s["story_text"]:
                 return self.send(400, {"error": "Story has no content. Please generate a story first."})
             j = new_job("scenes", s)
             start(run_scenes, s, j)
-            return self.send(202, {"message": "Scene generation started", "scenes": story_json(s, host)["scenes"], "job": job_json(j)})
-        m3 = re.fullmatch(r"scenes/([0-9a-f-]{36})/regenerate/", rest)
-        if m3 and method == "POST":
-            sc = next((x for x in s["scenes"] if x["id"] == m3.group(1)), None)
-            if not sc:
-                return self.detail(404, "Not found.")
-            j = new_job("scenes", s)
-            start(run_scenes, s, j, sc["scene_number"])
-            return self.send(202, {"message": "Scene regeneration started", "job": job_json(j)})
+            return self.job_answer(j, lambda: {"message": "Generated the scenes", "scenes": story_json(s, host)["scenes"]})
         if rest == "upload_scene_image/" and method == "POST":
             b = self.body_json() or {}
             f = (b.get("_files") or {}).get("image")
@@ -754,6 +780,17 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(404, {"error": "Scene not found."})
             return self.send(200, {"message": "Scene deleted successfully."})
         return self.detail(404, "Not found.")
+
+    def job_answer(self, j, body, done_status=200):
+        """The real server's answer to a generation request: 202 with the job at once under
+        Prefer: respond-async, otherwise it waits for the job (up to 10 s here) and answers with
+        the finished content."""
+        if "respond-async" not in self.headers.get("Prefer", ""):
+            j["done"].wait(10)
+        d = body()
+        d["job"] = job_json(j)
+        status = done_status if j["state"] in TERMINAL else 202
+        return self.send(status, d, headers={"Location": "/api/jobs/%s/" % j["id"]})
 
     def sessions(self, user, method, p):
         if p == "/story-sessions/":

@@ -4,17 +4,23 @@
   304 on If-None-Match, no-cache, a Content-Security-Policy on the page, and 404 for anything
   outside the web folder (traversal, hidden files, unknown names).
 - BrowserAgainstServer: tests/e2e/app.spec.mjs in Debian's chromium against the real server with
-  the database (sign-up, create a story live, narration with read-along, scenes, playlist,
-  settings). Needs every story endpoint of the backend.
+  PostgreSQL and the offline providers, walking the whole product: sign up, create a story with
+  a picture and watch it written live with its progress bar, play it with read-along, the
+  questions after it, rewrite it with a wish, edit it, restore an earlier version, record it
+  again, paint the scenes, a playlist, settings, publish, delete, the dashboard charts,
+  keyboard and contrast checks, phone width, sign out and in. The server gets a database of its
+  own, so servers of other test files (with other media folders) never take its jobs.
 - BrowserAgainstFakeApi: the same script against tests/e2e/fake_api.py, which checks the web app
   itself whatever the state of the backend.
 
 The browser tests skip (exit 77) when node, chromium or playwright-core is missing."""
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 from nova import SOURCE, Server
@@ -24,11 +30,13 @@ SPEC = os.path.join(SOURCE, "tests", "e2e", "app.spec.mjs")
 FAKE = os.path.join(SOURCE, "tests", "e2e", "fake_api.py")
 
 
-def run_spec(url, timeout=900):
+def run_spec(url, artifacts, timeout=300):
+    """Runs the browser script against url; screenshots go to tests/artifacts/e2e/<artifacts>/."""
     node = shutil.which("node")
     if not node:
         raise unittest.SkipTest("node is not installed")
-    env = dict(os.environ, NOVA_E2E_URL=url)
+    env = dict(os.environ, NOVA_E2E_URL=url,
+               NOVA_E2E_ARTIFACTS=os.path.join(SOURCE, "tests", "artifacts", "e2e", artifacts))
     p = subprocess.run([node, SPEC], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                        timeout=timeout, cwd=SOURCE)
     out = p.stdout.decode(errors="replace")
@@ -121,19 +129,50 @@ class BrowserAgainstFakeApi(unittest.TestCase):
         try:
             line = fake.stdout.readline().decode()
             self.assertTrue(line.startswith("READY "), line)
-            rc, out = run_spec("http://127.0.0.1:%d" % int(line.split()[1]))
+            rc, out = run_spec("http://127.0.0.1:%d" % int(line.split()[1]), "fake-api")
             self.assertEqual(rc, 0, out[-3000:])
+            # The fake fails scene 2 once: the gallery showed it and the retry painted it.
+            self.assertRegex(out, r"scenes, [1-9] retry round")
         finally:
             fake.terminate()
             fake.wait(timeout=10)
+            fake.stdout.close()
 
 
-@unittest.skip("the story, jobs and events endpoints have not landed yet: enabled with the pipeline")
+DB_URL = os.environ.get("NOVA_TEST_DATABASE_URL", "")
+
+
+@unittest.skipUnless(DB_URL, "NOVA_TEST_DATABASE_URL not set (run through tools/test)")
 class BrowserAgainstServer(unittest.TestCase):
     def test_app_against_real_server(self):
-        with Server(db=True, env={"NOVA_WEB_DIR": WEB}) as srv:
-            rc, out = run_spec(srv.url(""))
-            self.assertEqual(rc, 0, out[-3000:])
+        if not shutil.which("node"):
+            self.skipTest("node is not installed")
+        name = "nova_e2e_%d_%s" % (os.getpid(), secrets.token_hex(3))
+        subprocess.run(["psql", DB_URL, "-q", "-v", "ON_ERROR_STOP=1", "-c", "CREATE DATABASE " + name],
+                       check=True, capture_output=True)
+        media = tempfile.mkdtemp(prefix="nova-e2e-media-")
+        # The illustrator's captions load fontconfig, whose process-lifetime caches LeakSanitizer
+        # reports at exit; the server's own leaks still fail the test.
+        lsan = os.path.join(media, "lsan.supp")
+        with open(lsan, "w") as f:
+            f.write("leak:libfontconfig\n")
+        env = {
+            "NOVA_WEB_DIR": WEB, "NOVA_MEDIA_DIR": media,
+            "NOVA_ARGON2_MEMORY_KIB": 1024, "NOVA_ARGON2_ITERATIONS": 1,
+            "NOVA_TEXT_PROVIDER": "offline", "NOVA_VISION_PROVIDER": "offline",
+            "NOVA_SPEECH_PROVIDER": "espeak", "NOVA_IMAGE_PROVIDER": "offline",
+            "LSAN_OPTIONS": ":".join(x for x in (os.environ.get("LSAN_OPTIONS", ""), "suppressions=" + lsan) if x),
+        }
+        try:
+            srv = Server(db=True, env=env)
+            srv.env["DATABASE_URL"] = DB_URL.rsplit("/", 1)[0] + "/" + name
+            with srv:
+                rc, out = run_spec(srv.url(""), "server")
+                self.assertEqual(rc, 0, out[-3000:])
+        finally:
+            shutil.rmtree(media, ignore_errors=True)
+            subprocess.run(["psql", DB_URL, "-q", "-c", "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name],
+                           capture_output=True)
 
 
 if __name__ == "__main__":

@@ -114,10 +114,10 @@ function buildQuery(query) {
   return s ? '?' + s : '';
 }
 
-// api('/stories/', {method, body (JSON-able), form (FormData), query, timeoutMs}).
+// api('/stories/', {method, body (JSON-able), form (FormData), query, headers, timeoutMs}).
 export async function api(path, opts = {}) {
   const { method = 'GET', body, form, query, timeoutMs = 60000, signal } = opts;
-  const headers = { Accept: 'application/json' };
+  const headers = { Accept: 'application/json', ...(opts.headers || {}) };
   const token = auth.token;
   if (token) headers.Authorization = 'Token ' + token;
   let payload;
@@ -223,10 +223,13 @@ export async function voices() {
 export const EVENT_TYPES = [
   'job.queued',
   'job.progress',
+  'job.retry',
+  'job.cancelled',
   'story.delta',
   'image.described',
   'story.ready',
   'audio.ready',
+  'scene.queued',
   'scene.started',
   'scene.ready',
   'scene.failed',
@@ -237,24 +240,30 @@ export const EVENT_TYPES = [
 // Opens a live event stream (path like '/api/events/') and keeps it open: every connection
 // needs a fresh one-time ticket, so a dropped EventSource is closed and reopened here rather
 // than left to the browser's own retry (which would replay a spent ticket).
-// onEvent(type, data) gets each event; onState('live'|'reconnecting'|'unavailable') the state.
+// onEvent(type, data, id) gets each event; onState('live'|'reconnecting'|'unavailable') the state.
+// Every event carries its stored id: a reconnect asks for what came after the last one seen
+// (?last_event_id=), so nothing is lost while the connection was down. opts.since (a number,
+// 0 = everything still stored) replays older events on the first connection too.
 // After a reconnect onEvent('reconnected', {}) lets the page re-read what it may have missed.
-export function openEvents(path, onEvent, onState = () => {}) {
+export function openEvents(path, onEvent, onState = () => {}, opts = {}) {
   let es = null;
+  let lastId = typeof opts.since === 'number' ? opts.since : -1;
   let closed = false;
   let delay = 1000;
   let timer = null;
   let connectedOnce = false;
   let failures = 0;
 
-  const dispatch = (type, raw) => {
+  const dispatch = (type, raw, id) => {
+    const n = Number(id);
+    if (id !== '' && Number.isInteger(n) && n > lastId) lastId = n;
     let data = {};
     try {
       data = raw ? JSON.parse(raw) : {};
     } catch {
       data = { text: raw };
     }
-    onEvent(type, data);
+    onEvent(type, data, Number.isInteger(n) ? n : null);
   };
 
   const schedule = () => {
@@ -289,7 +298,8 @@ export function openEvents(path, onEvent, onState = () => {}) {
       return;
     }
     const sep = path.includes('?') ? '&' : '?';
-    es = new EventSource(path + sep + 'ticket=' + encodeURIComponent(ticket));
+    const resume = lastId >= 0 ? '&last_event_id=' + lastId : '';
+    es = new EventSource(path + sep + 'ticket=' + encodeURIComponent(ticket) + resume);
     es.onopen = () => {
       delay = 1000;
       failures = 0;
@@ -297,12 +307,12 @@ export function openEvents(path, onEvent, onState = () => {}) {
       if (connectedOnce) onEvent('reconnected', {});
       connectedOnce = true;
     };
-    for (const type of EVENT_TYPES) es.addEventListener(type, (e) => dispatch(type, e.data));
+    for (const type of EVENT_TYPES) es.addEventListener(type, (e) => dispatch(type, e.data, e.lastEventId));
     // Unnamed events may carry their type inside the data.
     es.onmessage = (e) => {
       try {
         const d = JSON.parse(e.data);
-        if (d && typeof d.type === 'string') onEvent(d.type, d.data || d);
+        if (d && typeof d.type === 'string') onEvent(d.type, d.data || d, null);
       } catch {
         /* a comment or keep-alive */
       }
@@ -321,6 +331,7 @@ export function openEvents(path, onEvent, onState = () => {}) {
 
   connect();
   return {
+    lastEventId: () => lastId,
     close() {
       closed = true;
       clearTimeout(timer);
@@ -329,6 +340,9 @@ export function openEvents(path, onEvent, onState = () => {}) {
     },
   };
 }
+
+// The states after which a job changes no more ('partial': some scenes failed, the rest are done).
+export const TERMINAL_STATES = ['succeeded', 'partial', 'failed', 'cancelled'];
 
 // Polls GET /api/jobs/{id}/ until the job ends (for when no event stream is available).
 export function pollJob(jobId, onUpdate, intervalMs = 1500) {
@@ -339,7 +353,7 @@ export function pollJob(jobId, onUpdate, intervalMs = 1500) {
     try {
       const job = await api('/jobs/' + encodeURIComponent(jobId) + '/');
       onUpdate(job);
-      if (['succeeded', 'failed', 'cancelled'].includes(job.state)) return;
+      if (TERMINAL_STATES.includes(job.state)) return;
     } catch (e) {
       if (e.status === 404) return;
     }

@@ -54,7 +54,9 @@ export function barChart(title, data, color = PALETTE[0]) {
     svg.append(s('rect', { x, y, width: bw, height: Math.max(bh, d.v ? 2 : 0), rx: 6, fill: color, class: 'chart-bar' }));
     if (d.v) svg.append(s('text', { x: x + bw / 2, y: y - 3, 'text-anchor': 'middle', class: 'chart-value' }, String(d.v)));
     const room = Math.max(3, Math.floor(slot / 6.5));
-    const short = d.label.length > room ? d.label.slice(0, room - 1) + '…' : d.label;
+    // "Jun 2026" becomes "Jun" when there is no room for the year.
+    const fit = d.label.length > room ? d.label.replace(/^(\p{L}+) \d{4}$/u, '$1') : d.label;
+    const short = fit.length > room ? fit.slice(0, room - 1) + '…' : fit;
     svg.append(s('text', { x: x + bw / 2, y: H - pad.b + 16, 'text-anchor': 'middle', class: 'chart-axis' }, short));
   });
   if (!items.length) svg.append(s('text', { x: W / 2, y: H / 2, 'text-anchor': 'middle', class: 'chart-axis' }, 'Nothing yet'));

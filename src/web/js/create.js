@@ -167,7 +167,9 @@ export async function render(ctx) {
     ctx.onCleanup(() => stream.close());
     setBusy(submit, true);
     try {
-      const res = await api('/stories/', { method: 'POST', form: fd, timeoutMs: 180000 });
+      // respond-async: the server answers as soon as the job is queued (202), so the story page
+      // can show the text as it is written instead of this request waiting for the whole story.
+      const res = await api('/stories/', { method: 'POST', form: fd, timeoutMs: 180000, headers: { Prefer: 'respond-async' } });
       const story = res && (res.story || res);
       if (!story || !story.id) throw new Error('The story was made but the server did not say where it is.');
       rememberJob(story.id, res.job || story.job);

@@ -163,7 +163,8 @@ export function createPlayer(opts = {}) {
     seek.max = String(d || 0);
     time.textContent = `${fmtClock(audio.currentTime)} / ${fmtClock(d)}`;
     seek.setAttribute('aria-valuetext', `${fmtClock(audio.currentTime)} of ${fmtClock(d)}`);
-    if (opts.onTime) opts.onTime(audio.currentTime * 1000);
+    // At the end no word is being spoken (a last animation frame must not light one again).
+    if (opts.onTime && !audio.ended) opts.onTime(audio.currentTime * 1000);
   };
   const loop = () => {
     paint();

@@ -10,7 +10,7 @@ export function createGallery(storyId, hooks = {}) {
   const grid = h('div', { class: 'scene-grid', 'aria-live': 'off' });
   const empty = h('p', { class: 'muted', id: 'scenes-empty' }, 'No pictures yet. Tap “Make pictures” and Nova will paint one for every part of the story.');
   const addNum = h('input', { type: 'number', class: 'input input-small', min: '1', max: '50', value: '1', id: 'add-scene-num' });
-  const addFile = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp', class: 'sr-only', id: 'add-scene-file', tabindex: '-1' });
+  const addFile = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp', class: 'sr-only', id: 'add-scene-file', tabindex: '-1', 'aria-hidden': 'true' });
   const addBtn = h('button', { type: 'button', class: 'btn btn-ghost' }, icon('upload'), 'Upload my own picture');
   const addRow = h('div', { class: 'row wrap gap-s add-scene' },
     h('label', { for: 'add-scene-num' }, 'Scene number'), addNum, addBtn, addFile);
@@ -45,10 +45,11 @@ export function createGallery(storyId, hooks = {}) {
     const s = c.scene;
     c.el.dataset.state = c.state;
     const media = h('div', { class: 'scene-media' });
-    if (c.state === 'drawing') {
-      media.append(h('div', { class: 'scene-drawing', role: 'status' },
-        h('span', { class: 'spinner', 'aria-hidden': 'true' }), `Painting scene ${n}…`,
-        h('div', { class: 'progress-track indeterminate', role: 'progressbar', 'aria-label': `Scene ${n} progress` }, h('div', { class: 'progress-fill' }))));
+    if (c.state === 'drawing' || c.state === 'waiting') {
+      const drawing = c.state === 'drawing';
+      media.append(h('div', { class: 'scene-drawing' },
+        h('span', { class: 'spinner', 'aria-hidden': 'true' }), drawing ? `Painting scene ${n}…` : `Scene ${n} is waiting for its turn…`,
+        h('div', { class: 'progress-track indeterminate', role: 'progressbar', 'aria-label': `Scene ${n} progress`, 'aria-valuetext': drawing ? 'Painting' : 'Waiting' }, h('div', { class: 'progress-fill' }))));
     } else if (c.state === 'failed') {
       media.append(h('div', { class: 'scene-failed', role: 'alert' }, icon('x', 'icon-lg'),
         h('p', {}, `Scene ${n} could not be painted.`), c.error ? h('p', { class: 'small' }, c.error) : null));
@@ -57,17 +58,18 @@ export function createGallery(storyId, hooks = {}) {
     } else {
       media.append(h('div', { class: 'scene-placeholder' }, icon('image', 'icon-xl'), h('p', {}, 'No picture yet')));
     }
-    const retry = h('button', { type: 'button', class: 'btn btn-small ' + (c.state === 'failed' ? 'btn-primary' : 'btn-ghost'), disabled: c.state === 'drawing' },
+    const busy = c.state === 'drawing' || c.state === 'waiting';
+    const retry = h('button', { type: 'button', class: 'btn btn-small ' + (c.state === 'failed' ? 'btn-primary' : 'btn-ghost'), disabled: busy },
       icon('refresh'), c.state === 'failed' ? 'Try again' : 'Paint again');
     retry.addEventListener('click', () => redraw(n));
     const file = h('input', { type: 'file', accept: 'image/png,image/jpeg,image/gif,image/webp', class: 'sr-only', tabindex: '-1', 'aria-hidden': 'true' });
-    const up = h('button', { type: 'button', class: 'btn btn-ghost btn-small', disabled: c.state === 'drawing' }, icon('upload'), 'Upload');
+    const up = h('button', { type: 'button', class: 'btn btn-ghost btn-small', disabled: busy, 'aria-label': `Upload a picture for scene ${n}` }, icon('upload'), 'Upload');
     up.addEventListener('click', () => file.click());
     file.addEventListener('change', () => {
       const f = file.files && file.files[0];
       if (f) upload(n, f);
     });
-    const del = h('button', { type: 'button', class: 'btn btn-ghost btn-small btn-danger-text', disabled: !s.id || c.state === 'drawing', 'aria-label': `Delete scene ${n}` }, icon('trash'), 'Delete');
+    const del = h('button', { type: 'button', class: 'btn btn-ghost btn-small btn-danger-text', disabled: !s.id || busy, 'aria-label': `Delete scene ${n}` }, icon('trash'), 'Delete');
     del.addEventListener('click', () => remove(n));
     c.el.replaceChildren(media,
       h('div', { class: 'scene-body' }, h('h3', { id: 'scene-title-' + n }, `Scene ${n}`),
@@ -75,7 +77,9 @@ export function createGallery(storyId, hooks = {}) {
         h('div', { class: 'row wrap gap-s' }, retry, up, del, file)));
   }
 
-  function setScenes(scenes) {
+  // The server's scenes. While a painting job runs (keepBusy), cards that wait or are being
+  // painted keep that state until their own event arrives; otherwise the server's state wins.
+  function setScenes(scenes, { keepBusy = false } = {}) {
     const seen = new Set();
     for (const s of scenes || []) {
       const n = Number(s.scene_number);
@@ -83,21 +87,34 @@ export function createGallery(storyId, hooks = {}) {
       seen.add(n);
       const c = card(n);
       c.scene = { ...c.scene, ...s };
-      // A server-side state wins over a stale local one; a picture means ready.
       const st = s.status || s.state;
-      if (st === 'failed') c.state = 'failed';
-      else if (st === 'running' || st === 'generating' || st === 'queued') c.state = 'drawing';
-      else if (c.state !== 'drawing' || s.image_url) c.state = s.image_url ? 'ready' : c.state === 'failed' ? 'failed' : 'empty';
+      const busy = keepBusy && (c.state === 'drawing' || c.state === 'waiting');
+      if (busy) {
+        /* its scene.* event will say */
+      } else if (st === 'failed') c.state = 'failed';
+      else if (st === 'running' || st === 'generating' || st === 'drawing') c.state = 'drawing';
+      else if (st === 'queued' || st === 'pending' || st === 'waiting') c.state = 'waiting';
+      else c.state = s.image_url ? 'ready' : 'empty';
       if (s.error) c.error = s.error;
       paint(c);
     }
     for (const [n, c] of [...cards.entries()]) {
-      if (!seen.has(n) && c.state !== 'drawing' && c.state !== 'failed') {
+      if (!seen.has(n) && !(keepBusy && (c.state === 'drawing' || c.state === 'waiting'))) {
         c.el.remove();
         cards.delete(n);
       }
     }
     sortGrid();
+  }
+
+  // The scenes job split the story into count parts: one card per part, each waiting its turn.
+  function queued(count) {
+    for (let n = 1; n <= Number(count || 0); n++) {
+      const c = card(n);
+      c.state = 'waiting';
+      c.error = '';
+      paint(c);
+    }
   }
 
   function started(n) {
@@ -124,18 +141,22 @@ export function createGallery(storyId, hooks = {}) {
   async function generateAll() {
     for (const c of cards.values()) {
       if (c.state !== 'ready') {
-        c.state = 'drawing';
+        c.state = 'waiting';
         paint(c);
       }
     }
     try {
-      const res = await api('/stories/' + encodeURIComponent(storyId) + '/generate_scenes/', { method: 'POST', body: {}, timeoutMs: 180000 });
+      // respond-async: the answer comes when the job is queued; every scene then reports its own
+      // progress through the story's event stream.
+      const res = await api('/stories/' + encodeURIComponent(storyId) + '/generate_scenes/', {
+        method: 'POST', body: {}, timeoutMs: 180000, headers: { Prefer: 'respond-async' },
+      });
       if (res && Array.isArray(res.scenes) && !res.job) setScenes(res.scenes);
       if (hooks.onJob) hooks.onJob(res && res.job, 'scenes');
       if (res && !res.job && hooks.onChanged) hooks.onChanged();
       return res;
     } catch (e) {
-      for (const c of cards.values()) if (c.state === 'drawing') {
+      for (const c of cards.values()) if (c.state === 'drawing' || c.state === 'waiting') {
         c.state = c.scene.image_url ? 'ready' : 'failed';
         c.error = e.message;
         paint(c);
@@ -145,25 +166,12 @@ export function createGallery(storyId, hooks = {}) {
     }
   }
 
+  // The server paints scenes as a set (there is no one-scene endpoint): a retry asks for the
+  // set again, and finished pictures are only replaced once their successors are ready.
   async function redraw(n) {
     const c = card(n);
-    c.state = 'drawing';
+    c.state = 'waiting';
     paint(c);
-    if (c.scene.id) {
-      try {
-        const res = await api(`/stories/${encodeURIComponent(storyId)}/scenes/${encodeURIComponent(c.scene.id)}/regenerate/`, { method: 'POST', body: {}, timeoutMs: 180000 });
-        if (hooks.onJob) hooks.onJob(res && res.job, 'scenes');
-        const sc = res && (res.scene || (res.scene_number ? res : null));
-        if (sc && sc.image_url && !res.job) ready(n, sc.image_url);
-        return;
-      } catch (e) {
-        if (e.status !== 404 && e.status !== 405) {
-          failed(n, e.message);
-          return;
-        }
-      }
-    }
-    // No per-scene endpoint: ask for the whole set again (finished scenes are kept).
     await generateAll();
   }
 
@@ -208,5 +216,5 @@ export function createGallery(storyId, hooks = {}) {
     }
   }
 
-  return { el, setScenes, started, ready, failed, generateAll, count: () => cards.size };
+  return { el, setScenes, queued, started, ready, failed, generateAll, count: () => cards.size };
 }

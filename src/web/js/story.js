@@ -3,25 +3,90 @@
 // word highlighted, and the story can be changed, edited, restored from an earlier version and
 // illustrated scene by scene.
 
-import { api, openEvents, pollJob, rows, takeJobs, voices } from './api.js';
+import { api, auth, openEvents, pollJob, rows, takeJobs, TERMINAL_STATES, voices } from './api.js';
 import { createGallery } from './scenes.js';
 import { createPlayer, loadMarks, recentSessions, renderReadAlong, SessionRecorder, sessionPositionMs } from './player.js';
 import { deleteStory, publishSwitch } from './stories.js';
 import {
-  announce, confirmDialog, errorBox, field, fmtClock, fmtDateTime, h, icon, loading, progressBar,
+  announce, append, clear, confirmDialog, errorBox, field, fmtClock, fmtDateTime, h, icon, loading, progressBar,
   setBusy, statusBadge, TEMPLATES, templateBadge, toast,
 } from './ui.js';
 
-const TERMINAL = ['succeeded', 'failed', 'cancelled'];
+const TERMINAL = TERMINAL_STATES;
+// Long tasks answer as soon as their job is queued; the page follows the job's events.
+const ASYNC = { Prefer: 'respond-async' };
+
+// A job's error for people: the server's sentence, or a kind word when it sent a code.
+function friendlyJobError(err) {
+  if (typeof err === 'string' && /\s/.test(err.trim())) return err;
+  return 'Something went wrong. Please try again.';
+}
+
+// Comprehension questions: [{question, answer}] or plain strings; anything else is skipped.
+export function questionList(raw) {
+  if (!Array.isArray(raw)) return [];
+  const out = [];
+  for (const q of raw) {
+    if (typeof q === 'string' && q.trim()) out.push({ question: q.trim(), answer: '' });
+    else if (q && typeof q === 'object' && typeof q.question === 'string' && q.question.trim())
+      out.push({ question: q.question.trim(), answer: typeof q.answer === 'string' ? q.answer.trim() : '' });
+  }
+  return out;
+}
+
+// For the story's owner: a gentle word when the safety screen changed their idea. Nothing when
+// the screen let it through ("allowed") or the server says nothing about it.
+function safetyNote(story) {
+  const sf = story && story.safety;
+  if (!sf || typeof sf !== 'object') return null;
+  const action = String(sf.action || '').toLowerCase();
+  if (!action || action === 'allowed' || action === 'allow') return null;
+  const me = auth.user;
+  if (me && story.user !== undefined && story.user !== null && String(story.user) !== String(me.id)) return null;
+  const words = action === 'fallback' || action === 'blocked' || action === 'replaced'
+    ? 'We changed this story idea to keep it kind and cosy for children, so Nova told a different gentle story.'
+    : 'We gently changed a few words in this idea to keep the story friendly for children.';
+  return h('div', { class: 'notice safety-note', role: 'note' }, icon('star'), h('p', {}, words));
+}
+
+// Why an earlier version was kept (the server's revision reason).
+const REVISION_REASONS = {
+  edit: 'The words before an edit',
+  regenerate: 'The story before Nova rewrote it',
+  restore: 'The words before an earlier version came back',
+};
 
 function jobLabel(kind) {
   const k = String(kind || '').toLowerCase();
   if (/audio|narrat|speech|voice|tts/.test(k)) return 'Recording the narration';
   if (/scene|image|illustr|picture/.test(k)) return 'Painting the pictures';
   if (/regen/.test(k)) return 'Rewriting the story';
-  if (/story|text|write/.test(k)) return 'Writing the story';
+  if (/create|story|text|write/.test(k)) return 'Writing the story';
   return 'Working on it';
 }
+
+// The server's step names, said for children and parents.
+const STEP_WORDS = {
+  starting: 'Getting ready…',
+  'describing the picture': 'Looking at your picture…',
+  writing: 'Writing the words…',
+  'saving text': 'Saving the words…',
+  narrating: 'Recording the narration…',
+  'scenes queued': 'Planning the pictures…',
+  drawing: 'Painting…',
+  'saving the picture': 'Framing the picture…',
+  done: 'Done!',
+};
+function stepWords(step) {
+  if (!step) return null;
+  return STEP_WORDS[step] || step.charAt(0).toUpperCase() + step.slice(1) + '…';
+}
+
+// Kinds of job whose text appears live on the page.
+const writesText = (kind) => /create|story|regen|text|write/.test(String(kind || ''));
+
+// A child job of a parent (one scene of "Make pictures"): its card in the gallery shows it.
+const isChildJob = (kind, parent) => !!parent || String(kind || '') === 'scene';
 
 export async function render(ctx) {
   const id = ctx.params[0];
@@ -72,6 +137,7 @@ export async function render(ctx) {
     },
     onError: () => toast('The narration could not be played. Try recording it again.', 'error'),
   });
+  player.el.hidden = true; // until the story has narration
   const recorder = new SessionRecorder(id, () => player.audio.currentTime * 1000);
   const resumeBtn = h('button', { type: 'button', class: 'btn btn-secondary', hidden: true }, icon('clock'), 'Continue');
   const voiceSel = h('select', { class: 'input', id: 'voice-select' });
@@ -113,15 +179,20 @@ export async function render(ctx) {
   // ---- jobs and progress ---------------------------------------------------------------
   function trackJob(job, kindHint) {
     if (!job || !job.id) return;
+    if (isChildJob(job.kind || kindHint, job.parent)) return;
     let j = jobs.get(job.id);
     if (!j) {
       const kind = job.kind || kindHint;
+      if (TERMINAL.includes(job.state)) {
+        refresh();
+        return;
+      }
       dropPendingBar();
       const bar = progressBar(jobLabel(kind));
       j = { bar, kind, state: 'available', stopPoll: null };
       jobs.set(job.id, j);
       jobsEl.append(bar.el);
-      if (/story|regen|text|write/.test(String(kind)) && job.state !== 'succeeded') startLive();
+      if (writesText(kind) && !liveMode) startLive();
     }
     applyJob(job.id, job);
     if (!eventsLive && !TERMINAL.includes(j.state) && !j.stopPoll && eventsDown)
@@ -132,8 +203,8 @@ export async function render(ctx) {
     const j = jobs.get(jobId);
     if (!j || TERMINAL.includes(j.state)) return;
     if (jj.state) j.state = jj.state;
-    if (jj.state === 'succeeded') {
-      j.bar.done('Done!');
+    if (jj.state === 'succeeded' || jj.state === 'partial') {
+      j.bar.done(jj.state === 'partial' ? 'Done, but some parts need another try.' : 'Done!');
       announce(jobLabel(j.kind) + ': done');
       setTimeout(() => {
         j.bar.el.remove();
@@ -147,7 +218,8 @@ export async function render(ctx) {
       refresh();
     } else {
       const pct = typeof jj.percent === 'number' ? jj.percent : jj.progress;
-      j.bar.set(typeof pct === 'number' ? pct : null, jj.step || (jj.state === 'available' || jj.state === 'queued' ? 'Waiting for a free storyteller…' : null));
+      j.bar.set(typeof pct === 'number' && pct > 0 ? pct : null,
+        jj.state === 'available' || jj.state === 'queued' ? 'Waiting for a free storyteller…' : stepWords(jj.step));
     }
   }
 
@@ -159,13 +231,33 @@ export async function render(ctx) {
   }
 
   // ---- live text -----------------------------------------------------------------------
+  // The text being written. Deltas carry their UTF-8 byte offset, so a replayed or repeated
+  // delta lands where it belongs instead of being appended twice.
+  let liveBytes = 0;
+  const enc8 = new TextEncoder();
   function startLive(initial = '') {
     liveMode = true;
     readAlong = null;
     textEl.classList.add('live');
     textEl.setAttribute('aria-busy', 'true');
     liveNode = document.createTextNode(initial);
+    liveBytes = enc8.encode(initial).length;
     textEl.replaceChildren(liveNode, h('span', { class: 'caret', 'aria-hidden': 'true' }));
+  }
+  function applyDelta(text, offset) {
+    if (!text) return;
+    if (typeof offset === 'number' && offset !== liveBytes) {
+      if (offset > liveBytes) {
+        // A gap (events were dropped): the saved text is the best we have until the next delta.
+        refresh();
+        return;
+      }
+      const kept = new TextDecoder().decode(enc8.encode(liveNode.data).slice(0, offset));
+      liveNode.data = kept;
+      liveBytes = offset;
+    }
+    liveNode.appendData(text);
+    liveBytes += enc8.encode(text).length;
   }
   function stopLive() {
     if (!liveMode) return;
@@ -175,19 +267,28 @@ export async function render(ctx) {
   }
 
   // ---- events --------------------------------------------------------------------------
+  // When the page opens while a job runs, the stream replays the story's stored events (the
+  // text written so far). Events older than the first one of a job we know is running belong
+  // to finished work and are skipped.
+  let replayUntilJob = null;
   function onEvent(type, d) {
     if (d && d.story_id && String(d.story_id) !== String(id)) return;
+    if (replayUntilJob) {
+      if (!d || !replayUntilJob.has(d.job_id)) return;
+      replayUntilJob = null;
+    }
     switch (type) {
       case 'job.queued':
-        trackJob({ id: d.job_id || d.id, kind: d.kind, state: 'available' }, d.kind);
+        trackJob({ id: d.job_id || d.id, kind: d.kind, state: 'available', parent: d.parent }, d.kind);
         break;
       case 'job.progress':
-        if (!jobs.has(d.job_id)) trackJob({ id: d.job_id, kind: d.kind, state: 'running' }, d.kind);
-        applyJob(d.job_id, { state: 'running', percent: d.percent, step: d.step });
+      case 'job.retry':
+        if (!jobs.has(d.job_id)) trackJob({ id: d.job_id, kind: d.kind, state: 'running', parent: d.parent }, d.kind);
+        applyJob(d.job_id, { state: 'running', percent: d.percent, step: type === 'job.retry' ? 'Trying again…' : d.step });
         break;
       case 'story.delta':
-        if (!liveMode) startLive(story && story.status === 'generating' ? story.story_text || '' : '');
-        liveNode.appendData(d.text || d.delta || '');
+        if (!liveMode) startLive('');
+        applyDelta(d.text || d.delta || '', d.offset);
         break;
       case 'image.described':
         story.image_description = d.description || d.text || story.image_description;
@@ -206,6 +307,9 @@ export async function render(ctx) {
         announce('The narration is ready. Press play to listen.');
         refresh();
         break;
+      case 'scene.queued':
+        gallery.queued(d.count);
+        break;
       case 'scene.started':
         gallery.started(d.scene_number);
         break;
@@ -216,16 +320,29 @@ export async function render(ctx) {
         gallery.failed(d.scene_number, d.error);
         break;
       case 'job.succeeded':
-        applyJob(d.job_id || d.id, { state: 'succeeded' });
+        applyJob(d.job_id || d.id, { state: d.state === 'partial' ? 'partial' : 'succeeded' });
         break;
       case 'job.failed':
-        applyJob(d.job_id || d.id, { state: 'failed', error: d.error });
+        applyJob(d.job_id || d.id, { state: 'failed', error: friendlyJobError(d.error) });
+        break;
+      case 'job.cancelled':
+        applyJob(d.job_id || d.id, { state: 'cancelled' });
         break;
       case 'reconnected':
         refresh();
         break;
     }
   }
+  // Jobs already running when the page opens (the create page's job, or any the server lists).
+  const running = takeJobs(id).filter((j) => j && j.id && !TERMINAL.includes(j.state));
+  try {
+    const listed = await api('/stories/' + enc + '/jobs/');
+    for (const j of rows(listed)) if (!j.parent && !TERMINAL.includes(j.state) && !running.some((r) => r.id === j.id)) running.push(j);
+  } catch {
+    /* no job list: the story's status still tells whether it is being written */
+  }
+  if (!ctx.isCurrent()) return;
+  if (running.length) replayUntilJob = new Set(running.map((j) => j.id));
   const stream = openEvents('/api/stories/' + enc + '/events/', onEvent, (state) => {
     eventsLive = state === 'live';
     eventsDown = state === 'unavailable';
@@ -235,7 +352,7 @@ export async function render(ctx) {
       for (const [jid, j] of jobs) if (!TERMINAL.includes(j.state) && !j.stopPoll) j.stopPoll = pollJob(jid, (jj) => applyJob(jid, jj));
       ensureStatusPoll();
     }
-  });
+  }, running.length ? { since: 0 } : {});
   ctx.onCleanup(() => stream.close());
 
   function ensureStatusPoll() {
@@ -293,6 +410,9 @@ export async function render(ctx) {
       marks = [];
       marksUrl = null;
     }
+    // New words (rewritten, edited or restored): the questions of the old words go away until
+    // the new narration has been heard.
+    if (marksFor !== null && marksFor !== text) questionsEl.hidden = true;
     marksFor = text;
     readAlong = renderReadAlong(textEl, text, marks, story.audio_url ? (sec) => {
       player.seek(sec);
@@ -302,12 +422,23 @@ export async function render(ctx) {
   }
 
   function showQuestions() {
-    const qs = Array.isArray(story.questions) ? story.questions.filter((q) => q && (q.question || typeof q === 'string')) : [];
+    const qs = questionList(story.questions);
     if (!qs.length) return;
     questionsEl.replaceChildren(h('h2', { id: 'q-title' }, icon('star'), 'Let’s think about the story'),
-      h('ol', { class: 'question-list' }, qs.map((q) => h('li', {},
-        h('p', { class: 'question' }, typeof q === 'string' ? q : q.question),
-        q.answer ? h('details', {}, h('summary', {}, 'Show an answer'), h('p', {}, q.answer)) : null))));
+      h('p', { class: 'muted' }, 'Talk about these together. Have a guess before you peek!'),
+      h('ol', { class: 'question-list' }, qs.map((q, i) => {
+        if (!q.answer) return h('li', {}, h('p', { class: 'question' }, q.question));
+        const ansId = `q-answer-${i + 1}`;
+        const ans = h('p', { class: 'answer', id: ansId, hidden: true }, q.answer);
+        const btn = h('button', { type: 'button', class: 'btn btn-ghost btn-small', 'aria-expanded': 'false', 'aria-controls': ansId }, 'Show answer');
+        btn.addEventListener('click', () => {
+          const open = ans.hidden;
+          ans.hidden = !open;
+          btn.setAttribute('aria-expanded', String(open));
+          btn.textContent = open ? 'Hide answer' : 'Show answer';
+        });
+        return h('li', {}, h('p', { class: 'question' }, q.question), btn, ans);
+      })));
     questionsEl.hidden = false;
     announce('Story finished. Here are some questions to talk about.');
     questionsEl.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
@@ -317,16 +448,17 @@ export async function render(ctx) {
   function paint() {
     titleEl.textContent = story.title || 'Untitled story';
     ctx.setTitle(story.title || 'Story');
-    badges.replaceChildren(templateBadge(story.template), statusBadge(story.status),
+    // append() skips empty parts (replaceChildren would print "null").
+    append(clear(badges), [templateBadge(story.template), statusBadge(story.status),
       story.provider ? h('span', { class: 'badge badge-muted' }, 'by ' + story.provider) : null,
-      story.user_name ? h('span', { class: 'muted small' }, 'Made by ' + story.user_name) : null);
+      story.user_name ? h('span', { class: 'muted small' }, 'Made by ' + story.user_name) : null]);
     headActions.replaceChildren(publishSwitch(story), delBtn);
     failNote.replaceChildren();
     if (story.status === 'failed')
       failNote.append(h('div', { class: 'notice notice-error', role: 'alert' },
         h('p', {}, 'Nova could not finish this story. You can try again with “Change the story”.')));
-    if (story.safety && (story.safety.blocked || story.safety.flagged))
-      failNote.append(h('div', { class: 'notice' }, h('p', {}, story.safety.message || 'Parts of this idea were changed to keep the story friendly for children.')));
+    const note = safetyNote(story);
+    if (note) failNote.append(note);
     paintImage();
     paintText();
     if (story.audio_url) {
@@ -356,7 +488,8 @@ export async function render(ctx) {
       audioBtn.lastChild.textContent = 'Record narration';
     }
     if (voiceSel.options.length && story.voice_id) voiceSel.value = story.voice_id;
-    gallery.setScenes(story.scenes || []);
+    const painting = [...jobs.values()].some((j) => /scene/.test(String(j.kind)) && !TERMINAL.includes(j.state));
+    gallery.setScenes(story.scenes || [], { keepBusy: painting });
     scenesBtn.disabled = !story.story_text;
     if (story.status === 'generating') ensureStatusPoll();
     else dropPendingBar();
@@ -379,7 +512,7 @@ export async function render(ctx) {
     }
     setBusy(audioBtn, true);
     try {
-      const res = await api('/stories/' + enc + '/generate_audio/', { method: 'POST', body: { voice_id: voiceSel.value }, timeoutMs: 180000 });
+      const res = await api('/stories/' + enc + '/generate_audio/', { method: 'POST', body: { voice_id: voiceSel.value }, timeoutMs: 180000, headers: ASYNC });
       if (res && res.job) trackJob(res.job, 'audio');
       else refresh();
       toast('Recording the narration…');
@@ -412,11 +545,9 @@ export async function render(ctx) {
     if (p && p !== story.prompt) body.prompt = p;
     setBusy(regenBtn, true);
     try {
-      const res = await api('/stories/' + enc + '/regenerate/', { method: 'POST', body, timeoutMs: 180000 });
-      if (res && res.job) {
-        startLive('');
-        trackJob(res.job, 'regenerate');
-      } else refresh();
+      const res = await api('/stories/' + enc + '/regenerate/', { method: 'POST', body, timeoutMs: 180000, headers: ASYNC });
+      if (res && res.job) trackJob(res.job, 'regenerate');
+      else refresh();
       regenMods.value = '';
       regenDetails.open = false;
       toast('Nova is rewriting your story…');
@@ -480,8 +611,10 @@ export async function render(ctx) {
       const restore = h('button', { type: 'button', class: 'btn btn-ghost btn-small' }, icon('refresh'), 'Restore');
       restore.addEventListener('click', () => restoreRevision(r));
       const text = r.story_text || '';
+      const why = REVISION_REASONS[r.reason];
       revList.append(h('div', { class: 'rev' },
         h('p', {}, h('strong', {}, fmtDateTime(r.created_at)), r.created_by_name ? ' · ' + r.created_by_name : ''),
+        why ? h('p', { class: 'muted small' }, why) : null,
         h('details', {}, h('summary', {}, text.slice(0, 80) + (text.length > 80 ? '…' : '')), h('p', { class: 'rev-text' }, text)),
         restore));
     }
@@ -512,9 +645,8 @@ export async function render(ctx) {
 
   // ---- start ------------------------------------------------------------------------------
   paint();
-  for (const job of takeJobs(id)) trackJob(job, job.kind);
+  for (const job of running) trackJob(job, job.kind);
   if (story.job) trackJob(story.job, story.job.kind);
-  if (Array.isArray(story.jobs)) for (const j of story.jobs) if (!TERMINAL.includes(j.state)) trackJob(j, j.kind);
   if (story.status === 'generating' && !jobs.size) {
     const bar = progressBar('Writing the story');
     jobs.set('_pending', { bar, kind: 'story', state: 'running' });
