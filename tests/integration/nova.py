@@ -44,10 +44,21 @@ class Server:
             self.env.pop("DATABASE_URL", None)
         if env:
             self.env.update({k: str(v) for k, v in env.items()})
+        # Media never lands in the source tree: a folder of this server's own unless the test
+        # names one.
+        self.env.setdefault("NOVA_MEDIA_DIR", tempfile.mkdtemp(prefix="nova-media-"))
+        self.asked_workers = bool(env and "NOVA_WORKERS" in env)
         self.log = tempfile.NamedTemporaryFile(prefix="nova-log-", suffix=".txt", delete=False)
         self.proc = None
 
     def start(self, wait_ready=True):
+        # Every server runs the jobs of its database. On the database shared by all test files,
+        # a job queued by one file could otherwise run on another file's server (with its own
+        # media folder), so servers there run no jobs unless the test asks for workers. (Tests
+        # that generate give their servers a database of their own.)
+        shared = os.environ.get("NOVA_TEST_DATABASE_URL")
+        if shared and self.env.get("DATABASE_URL") == shared and not self.asked_workers:
+            self.env["NOVA_WORKERS"] = "0"
         self.proc = subprocess.Popen([BIN, "serve"], env=self.env, stdout=self.log, stderr=self.log)
         deadline = time.time() + 30
         while time.time() < deadline:
