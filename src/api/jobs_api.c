@@ -808,6 +808,13 @@ static void gen__hook(http_req_t *req, const api_user_t *user, const stories_gen
     if (r->modifications) json_kv_str(g, "modifications", r->modifications);
     if (r->template_name) json_kv_str(g, "template", r->template_name);
     if (r->voice_id) json_kv_str(g, "voice_id", r->voice_id);
+    if (r->scene_numbers) {
+        json_key(g, "scene_numbers");
+        yajl_gen_array_open(g);
+        for (size_t i = 0; i < r->nscene_numbers; i++)
+            yajl_gen_integer(g, r->scene_numbers[i]);
+        yajl_gen_array_close(g);
+    }
     json_kv_str(g, "request_id", req->request_id);
     yajl_gen_map_close(g);
     size_t pl;

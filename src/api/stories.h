@@ -42,14 +42,16 @@ typedef enum {
 /* What the caller asked for; strings live in the request arena. */
 typedef struct {
     stories_gen_kind_t kind;
-    const char *story_id;      /* canonical UUID */
-    int64_t user_id;           /* the caller */
+    const char *story_id; /* canonical UUID */
+    int64_t user_id;      /* the caller */
     /* Validated, not yet saved: they become the story's when the job is created, and the job
      * carries them in its payload (so a replay or a mismatched Idempotency-Key changes nothing). */
     const char *prompt;        /* regenerate: a new prompt or NULL */
     const char *modifications; /* regenerate: requested changes, or NULL */
     const char *template_name; /* regenerate: validated template or NULL */
     const char *voice_id;      /* generate_audio: the voice or NULL (keep the story's) */
+    const int *scene_numbers;  /* generate_scenes: redraw only these (NULL = every scene) */
+    size_t nscene_numbers;
 } stories_gen_request_t;
 
 typedef void (*stories_gen_fn)(http_req_t *req, const api_user_t *user,

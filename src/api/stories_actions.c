@@ -289,14 +289,42 @@ static void scenes__loaded(http_req_t *req, stories_ctx_t *c)
         stories__unavailable(req);
         return;
     }
-    stories_gen_request_t g = {
-        .kind = STORIES_GEN_SCENES, .story_id = c->id, .user_id = c->user->id};
+    stories_gen_request_t g = {.kind = STORIES_GEN_SCENES,
+                               .story_id = c->id,
+                               .user_id = c->user->id,
+                               .scene_numbers = c->scene_numbers,
+                               .nscene_numbers = c->nscene_numbers};
     fn(req, c->user, &g);
 }
 
+/* Optional body {"scene_numbers": [2, 4]}: redraw only those scenes (a failed picture, say)
+ * and leave the others as they are. No body (the reference frontend) redraws every scene. */
 static void scenes__authed(http_req_t *req, const api_user_t *user)
 {
+    stories_form_t f;
+    if (!stories_form_init(&f, req)) return;
     stories_ctx_t *c = stories_ctx_new(req, user);
+    yajl_val v = f.json ? json_get(f.json, "scene_numbers") : NULL;
+    if (v && !YAJL_IS_NULL(v)) {
+        bool ok = YAJL_IS_ARRAY(v) && v->u.array.len >= 1 && v->u.array.len <= 50;
+        int *nums = ok ? arena_alloc(&req->arena, v->u.array.len * sizeof *nums) : NULL;
+        for (size_t i = 0; ok && i < v->u.array.len; i++) {
+            yajl_val n = v->u.array.values[i];
+            ok = YAJL_IS_INTEGER(n) && YAJL_GET_INTEGER(n) >= 1 && YAJL_GET_INTEGER(n) <= 1000;
+            if (ok) nums[i] = (int)YAJL_GET_INTEGER(n);
+        }
+        if (!ok) {
+            stories_errors_t errs;
+            stories_errors_init(&errs, req);
+            stories_errors_add(&errs, "scene_numbers",
+                               "A list of 1 to 50 scene numbers (whole numbers from 1) is "
+                               "expected.");
+            stories_errors_respond(&errs);
+            return;
+        }
+        c->scene_numbers = nums;
+        c->nscene_numbers = v->u.array.len;
+    }
     c->next = scenes__loaded;
     stories_load(req, c);
 }

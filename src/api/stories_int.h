@@ -19,6 +19,8 @@ struct stories_ctx {
     void (*next)(http_req_t *req, stories_ctx_t *c);
     /* action arguments */
     const char *prompt, *modifications, *template_name, *voice_id;
+    const int *scene_numbers; /* generate_scenes: only these (NULL = all) */
+    size_t nscene_numbers;
     int64_t scene_number;
     const char *scene_text, *scene_id;
     const char *image_path;

@@ -29,6 +29,7 @@ typedef struct {
     size_t nparts;
     char **removed; /* pictures of scenes the new text no longer has */
     size_t nremoved;
+    bool only; /* the request named scene_numbers: only those are drawn, the rest stay as is */
     bool reported;
 } scenes__t;
 
@@ -65,10 +66,11 @@ static void scenes__build(jobs_run_t *run, db_tx_t *tx, void *arg)
                 "u(n int, t text, title text) ON CONFLICT (story_id, scene_number) DO UPDATE SET "
                 "scene_text = EXCLUDED.scene_text, status = 'pending', error = NULL",
                 2, p2, NULL, NULL, NULL);
-    db_tx_query(tx,
-                "DELETE FROM story_scenes WHERE story_id = $1 AND scene_number NOT IN (SELECT "
-                "(e ->> 'n')::int FROM jsonb_array_elements($2::jsonb) e) RETURNING image",
-                2, p2, scenes__removed_rows, s, NULL);
+    if (!s->only)
+        db_tx_query(tx,
+                    "DELETE FROM story_scenes WHERE story_id = $1 AND scene_number NOT IN (SELECT "
+                    "(e ->> 'n')::int FROM jsonb_array_elements($2::jsonb) e) RETURNING image",
+                    2, p2, scenes__removed_rows, s, NULL);
     const char *p5[5] = {run->story_id, uid, run->id, ma, s->parts_json};
     db_tx_query(tx,
                 "INSERT INTO jobs (kind, story_id, user_id, parent_id, scene_number, max_attempts, "
@@ -121,9 +123,23 @@ static void scenes__loaded(jobs_run_t *run, int status, flows_story_t *st, void 
         scenes__fail(s, "Story has no content. Please generate a story first.", false);
         return;
     }
+    /* scene_numbers in the payload: redraw only those scenes (a failed one, say); the others
+     * keep their rows and pictures. Numbers the text does not have are ignored. */
+    yajl_val only = json_get(run->payload, "scene_numbers");
+    s->only = only && YAJL_IS_ARRAY(only);
     yajl_gen g = json_gen_new();
     yajl_gen_array_open(g);
+    size_t kept = 0;
     for (size_t i = 0; i < parts.n; i++) {
+        if (s->only) {
+            bool wanted = false;
+            for (size_t k = 0; k < only->u.array.len && !wanted; k++) {
+                yajl_val v = only->u.array.values[k];
+                wanted = YAJL_IS_INTEGER(v) && YAJL_GET_INTEGER(v) == parts.parts[i].number;
+            }
+            if (!wanted) continue;
+        }
+        kept++;
         yajl_gen_map_open(g);
         json_kv_int(g, "n", parts.parts[i].number);
         json_kv_str(g, "t", parts.parts[i].text);
@@ -132,8 +148,12 @@ static void scenes__loaded(jobs_run_t *run, int status, flows_story_t *st, void 
     }
     yajl_gen_array_close(g);
     s->parts_json = flows_gen_string(g, &run->arena);
-    s->nparts = parts.n;
+    s->nparts = kept;
     scene_parts_free(&parts);
+    if (kept == 0) {
+        scenes__fail(s, "The story has none of the scenes asked for.", false);
+        return;
+    }
     jobs_run_progress(run, 10, "scenes queued");
     s->reported = true;
     jobs_run_wait_children(run, scenes__build, scenes__committed, s);

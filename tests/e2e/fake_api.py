@@ -294,10 +294,22 @@ def draw_scene(s, parent, number, text):
     return True
 
 
-def run_scenes(s, j):
+def run_scenes(s, j, only=None):
     # Every part gets a scene row at once (announced with scene.queued); every picture is
-    # drawn again, and a finished one is replaced only when its successor is ready.
+    # drawn again, and a finished one is replaced only when its successor is ready. With
+    # scene_numbers, only those are drawn and the other scenes stay as they are.
     parts = story_parts(s["story_text"])
+    if only:
+        keep_all = list(s["scenes"])
+        parts = [(n, t) for n, t in parts if n in only]
+        progress(j, 10, "scenes queued")
+        publish(s["user"], s["id"], "scene.queued", {"count": len(parts)}, j)
+        for sc in keep_all:
+            if sc["scene_number"] in only:
+                sc.update(status="pending", error=None, updated_at=now_iso())
+        ok = sum(draw_scene(s, j, n, text) for n, text in parts)
+        state = "succeeded" if parts and ok == len(parts) else "partial" if ok else "failed"
+        return finish(j, ok > 0, None if ok else "The story has none of the scenes asked for.", state)
     progress(j, 10, "scenes queued")
     keep = {sc["scene_number"]: sc for sc in s["scenes"]}
     s["scenes"] = []
@@ -747,8 +759,9 @@ class Handler(BaseHTTPRequestHandler):
         if rest == "generate_scenes/" and method == "POST":
             if not s["story_text"]:
                 return self.send(400, {"error": "Story has no content. Please generate a story first."})
+            only = (self.body_json() or {}).get("scene_numbers")
             j = new_job("scenes", s)
-            start(run_scenes, s, j)
+            start(run_scenes, s, j, only)
             return self.job_answer(j, lambda: {"message": "Generated the scenes", "scenes": story_json(s, host)["scenes"]})
         if rest == "upload_scene_image/" and method == "POST":
             b = self.body_json() or {}

@@ -398,6 +398,35 @@ class CreateFlow(unittest.TestCase):
         self.assertEqual(api.call("POST", "/api/stories/%s/generate_audio/" % story["id"],
                                   {"voice_id": "no-such-voice"})[0], 400)
 
+    def test_redraw_only_named_scenes(self):
+        api = new_user(self.srv, SHORT)
+        st, _, story = api.call("POST", "/api/stories/", {"title": "Kites", "prompt": "a kite festival"})
+        self.assertEqual(st, 201, story)
+        url = "/api/stories/%s/generate_scenes/" % story["id"]
+        st, _, res = api.call("POST", url)
+        self.assertEqual(st, 200, res)
+        before = scene_images(story["id"])
+        self.assertEqual(len(before), 5)
+        self.assertTrue(all(before.values()))
+        # Only scene 2 is drawn again; the other pictures stay exactly as they were.
+        st, _, res = api.call("POST", url, {"scene_numbers": [2]})
+        self.assertEqual(st, 200, res)
+        self.assertEqual(res["job"]["state"], "succeeded")
+        after = scene_images(story["id"])
+        self.assertEqual(sorted(after), [1, 2, 3, 4, 5])
+        self.assertNotEqual(after[2], before[2])
+        self.assertEqual({n: after[n] for n in (1, 3, 4, 5)}, {n: before[n] for n in (1, 3, 4, 5)})
+        children = psql("SELECT count(*) FROM jobs WHERE parent_id = '%s'" % res["job"]["id"])
+        self.assertEqual(children, "1")
+        # Bad lists are refused before anything is queued; a number the story lacks fails the job.
+        for bad in ([], [0], ["2"], [1.5], list(range(1, 52))):
+            st, _, doc = api.call("POST", url, {"scene_numbers": bad})
+            self.assertEqual(st, 400, (bad, doc))
+            self.assertIn("scene_numbers", doc)
+        st, _, res = api.call("POST", url, {"scene_numbers": [9]})
+        self.assertEqual(res["job"]["state"], "failed", res)
+        self.assertEqual(scene_images(story["id"]), after)
+
     def test_idempotency_key_replay_conflict_mismatch(self):
         api = new_user(self.srv, SHORT)
         key = secrets.token_hex(8)

@@ -138,9 +138,10 @@ export function createGallery(storyId, hooks = {}) {
     announce(`Scene ${n} could not be painted`);
   }
 
-  async function generateAll() {
+  // only: scene numbers to paint again (the others stay as they are); none = every scene.
+  async function generateAll(only) {
     for (const c of cards.values()) {
-      if (c.state !== 'ready') {
+      if (only ? only.includes(c.scene.scene_number) : c.state !== 'ready') {
         c.state = 'waiting';
         paint(c);
       }
@@ -149,7 +150,8 @@ export function createGallery(storyId, hooks = {}) {
       // respond-async: the answer comes when the job is queued; every scene then reports its own
       // progress through the story's event stream.
       const res = await api('/stories/' + encodeURIComponent(storyId) + '/generate_scenes/', {
-        method: 'POST', body: {}, timeoutMs: 180000, headers: { Prefer: 'respond-async' },
+        method: 'POST', body: only ? { scene_numbers: only } : {}, timeoutMs: 180000,
+        headers: { Prefer: 'respond-async' },
       });
       if (res && Array.isArray(res.scenes) && !res.job) setScenes(res.scenes);
       if (hooks.onJob) hooks.onJob(res && res.job, 'scenes');
@@ -166,13 +168,9 @@ export function createGallery(storyId, hooks = {}) {
     }
   }
 
-  // The server paints scenes as a set (there is no one-scene endpoint): a retry asks for the
-  // set again, and finished pictures are only replaced once their successors are ready.
+  // One scene painted again (scene_numbers): the other pictures stay as they are.
   async function redraw(n) {
-    const c = card(n);
-    c.state = 'waiting';
-    paint(c);
-    await generateAll();
+    await generateAll([n]);
   }
 
   async function upload(n, f) {
