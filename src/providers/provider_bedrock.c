@@ -248,102 +248,128 @@ static int bt_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_de
     return 0;
 }
 
-/* ---- character sheet and questions (one Converse call, JSON answer) ---------------------- */
+/* ---- one Converse call with one text answer (character sheet, picture description) ----------- */
 
-typedef struct {
-    prov_call_t call; /* first */
-    br_text_t *prov;
-    prov_extras_cb on_done;
-    void *arg;
+/* The call plumbing both share: cancellation, shutdown, errors, the model's filter and an empty
+ * answer become a status and a message; `report` turns them into the caller's result type. */
+typedef struct br_once br_once_t;
+struct br_once {
+    prov_call_t call;     /* first */
+    const char *what;     /* "bedrock sheet": prefix of error messages */
+    const char *filtered; /* message when the model's filter stopped the answer */
+    const char *empty;    /* message when the answer has no text */
+    void (*report)(br_once_t *c, int status, const char *text, const char *msg);
     aws_call_t *handle;
-} bx_call_t;
+};
 
-static void bx_report(bx_call_t *c, int status, const char *json, const char *msg)
+static void br_once_done(void *arg, const aws_error_t *err, aws_converse_res_t *res)
 {
-    prov_extras_result_t r = {
-        .json = json ? json : "",
-        .provider = c->prov->base.name,
-        .model = c->prov->base.model,
-        .message = msg ? msg : "",
-    };
-    c->on_done(status, &r, c->arg);
-}
-
-static void bx_done(void *arg, const aws_error_t *err, aws_converse_res_t *res)
-{
-    bx_call_t *c = arg;
+    br_once_t *c = arg;
     c->handle = NULL;
     if (!c->call.cancelled) {
         char msg[400] = "";
         if (c->call.shutdown)
-            bx_report(c, PROV_E_SHUTDOWN, NULL, "the server is shutting down");
+            c->report(c, PROV_E_SHUTDOWN, NULL, "the server is shutting down");
         else if (err)
-            bx_report(c, br_status(err, "bedrock sheet", msg, sizeof msg), NULL, msg);
+            c->report(c, br_status(err, c->what, msg, sizeof msg), NULL, msg);
         else if (!strcmp(res->stop_reason, "content_filtered") ||
                  !strcmp(res->stop_reason, "guardrail_intervened"))
-            bx_report(c, PROV_E_CONTENT_FILTERED, NULL, "the model's safety filter stopped it");
+            c->report(c, PROV_E_CONTENT_FILTERED, NULL, c->filtered);
         else if (!res->text || !res->text_len)
-            bx_report(c, PROV_E_BAD_RESPONSE, NULL, "the model returned nothing");
+            c->report(c, PROV_E_BAD_RESPONSE, NULL, c->empty);
         else
-            bx_report(c, PROV_OK, res->text, "");
+            c->report(c, PROV_OK, res->text, "");
     }
     prov__call_end(&c->call);
 }
 
-static void bx_abort(prov_call_t *call)
+static void br_once_abort(prov_call_t *call)
 {
-    bx_call_t *c = (bx_call_t *)call;
+    br_once_t *c = (br_once_t *)call;
     if (c->handle) aws_call_cancel(c->handle);
 }
 
-static void bx_deliver(prov_call_t *call)
+static void br_once_deliver(prov_call_t *call)
 {
-    bx_call_t *c = (bx_call_t *)call;
-    if (!call->cancelled) bx_report(c, prov__call_status(call, call->status), NULL, call->message);
+    br_once_t *c = (br_once_t *)call;
+    if (!call->cancelled) c->report(c, prov__call_status(call, call->status), NULL, call->message);
     prov__call_end(call);
 }
 
-static const prov__call_ops_t bx_ops = {bx_abort, bx_deliver};
+static const prov__call_ops_t br_once_ops = {br_once_abort, br_once_deliver};
 
-static int bt_extras(prov_text_t *t, const prov_story_spec_t *spec, const char *title,
-                     const char *text, prov_extras_cb on_done, void *arg, prov_call_t **call)
+/* Sends req (rc_in: a failure found while building it, or 0). Returns what the provider entry
+ * point returns: -ENOMEM (nothing started), or 0 with the outcome delivered later. */
+static int br_once_send(br_once_t *c, aws_client_t *aws, const aws_converse_req_t *req, int rc_in,
+                        const char *invalid, prov_call_t **call)
 {
-    br_text_t *p = (br_text_t *)t;
-    bx_call_t *c = prov__call_new(t->ctx, sizeof *c, &bx_ops);
-    if (!c) return -ENOMEM;
-    c->prov = p;
-    c->on_done = on_done;
-    c->arg = arg;
-    if (call) *call = &c->call;
-    buf_t sys, user;
-    buf_init(&sys, 64 * 1024);
-    buf_init(&user, 256 * 1024);
-    int rc = prov_extras_prompt_build(spec, title, text, &sys, &user);
-    if (rc == 0) {
-        aws_message_t m = {.role = "user", .text = user.data};
-        aws_converse_req_t req;
-        aws_converse_req_init(&req);
-        req.model_id = t->model;
-        req.system = sys.data;
-        req.messages = &m;
-        req.message_count = 1;
-        req.max_tokens = 1500;
-        req.temperature = 0.2;
-        if (br_guarded(p)) {
-            req.guardrail_id = p->guardrail_id;
-            req.guardrail_version = p->guardrail_version;
-        }
-        rc = aws_converse(p->aws, &req, bx_done, c, &c->handle);
-    }
-    buf_free(&sys);
-    buf_free(&user);
+    int rc = rc_in ? rc_in : aws_converse(aws, req, br_once_done, c, &c->handle);
     if (rc == -ENOMEM) {
         prov__call_end(&c->call);
         if (call) *call = NULL;
         return -ENOMEM;
     }
-    if (rc) prov__call_defer(&c->call, PROV_E_INVALID, "the sheet request was refused (%d)", rc);
+    if (rc) prov__call_defer(&c->call, PROV_E_INVALID, "%s", invalid);
     return 0;
+}
+
+/* ---- character sheet and questions (one Converse call, JSON answer) ---------------------- */
+
+typedef struct {
+    br_once_t once; /* first */
+    const char *provider, *model;
+    prov_extras_cb on_done;
+    void *arg;
+} bx_call_t;
+
+static void bx_report(br_once_t *o, int status, const char *json, const char *msg)
+{
+    bx_call_t *c = (bx_call_t *)o;
+    prov_extras_result_t r = {
+        .json = json ? json : "",
+        .provider = c->provider,
+        .model = c->model,
+        .message = msg ? msg : "",
+    };
+    c->on_done(status, &r, c->arg);
+}
+
+static int bt_extras(prov_text_t *t, const prov_story_spec_t *spec, const char *title,
+                     const char *text, prov_extras_cb on_done, void *arg, prov_call_t **call)
+{
+    br_text_t *p = (br_text_t *)t;
+    bx_call_t *c = prov__call_new(t->ctx, sizeof *c, &br_once_ops);
+    if (!c) return -ENOMEM;
+    c->once.what = "bedrock sheet";
+    c->once.filtered = "the model's safety filter stopped it";
+    c->once.empty = "the model returned nothing";
+    c->once.report = bx_report;
+    c->provider = p->base.name;
+    c->model = p->base.model;
+    c->on_done = on_done;
+    c->arg = arg;
+    if (call) *call = &c->once.call;
+    buf_t sys, user;
+    buf_init(&sys, 64 * 1024);
+    buf_init(&user, 256 * 1024);
+    int rc = prov_extras_prompt_build(spec, title, text, &sys, &user);
+    aws_message_t m = {.role = "user", .text = user.data};
+    aws_converse_req_t req;
+    aws_converse_req_init(&req);
+    req.model_id = t->model;
+    req.system = sys.data;
+    req.messages = &m;
+    req.message_count = 1;
+    req.max_tokens = 1500;
+    req.temperature = 0.2;
+    if (br_guarded(p)) {
+        req.guardrail_id = p->guardrail_id;
+        req.guardrail_version = p->guardrail_version;
+    }
+    rc = br_once_send(&c->once, p->aws, &req, rc, "the sheet request was refused", call);
+    buf_free(&sys);
+    buf_free(&user);
+    return rc;
 }
 
 void prov__bedrock_text_guardrail(prov_text_t *t, const char *id, const char *version)
@@ -386,70 +412,39 @@ static const char bv_system[] =
 static const char bv_ask[] = "Describe this picture for a children's story.";
 
 typedef struct {
-    prov_call_t call; /* first */
-    br_vision_t *prov;
+    br_once_t once; /* first */
+    const char *provider, *model;
     prov_vision_cb on_done;
     void *arg;
-    aws_call_t *handle;
 } bv_call_t;
 
-static void bv_report(bv_call_t *c, int status, const char *text, const char *msg)
+static void bv_report(br_once_t *o, int status, const char *text, const char *msg)
 {
+    bv_call_t *c = (bv_call_t *)o;
     prov_vision_result_t r = {
         .text = text ? text : "",
-        .provider = c->prov->base.name,
-        .model = c->prov->base.model,
+        .provider = c->provider,
+        .model = c->model,
         .message = msg ? msg : "",
     };
     c->on_done(status, &r, c->arg);
 }
 
-static void bv_done(void *arg, const aws_error_t *err, aws_converse_res_t *res)
-{
-    bv_call_t *c = arg;
-    c->handle = NULL;
-    if (!c->call.cancelled) {
-        char msg[400] = "";
-        if (c->call.shutdown)
-            bv_report(c, PROV_E_SHUTDOWN, NULL, "the server is shutting down");
-        else if (err)
-            bv_report(c, br_status(err, "bedrock vision", msg, sizeof msg), NULL, msg);
-        else if (!strcmp(res->stop_reason, "content_filtered") ||
-                 !strcmp(res->stop_reason, "guardrail_intervened"))
-            bv_report(c, PROV_E_CONTENT_FILTERED, NULL, "the picture was refused by the filter");
-        else if (!res->text || !res->text_len)
-            bv_report(c, PROV_E_BAD_RESPONSE, NULL, "the model returned no description");
-        else
-            bv_report(c, PROV_OK, res->text, "");
-    }
-    prov__call_end(&c->call);
-}
-
-static void bv_abort(prov_call_t *call)
-{
-    bv_call_t *c = (bv_call_t *)call;
-    if (c->handle) aws_call_cancel(c->handle);
-}
-
-static void bv_deliver(prov_call_t *call)
-{
-    bv_call_t *c = (bv_call_t *)call;
-    if (!call->cancelled) bv_report(c, prov__call_status(call, call->status), NULL, call->message);
-    prov__call_end(call);
-}
-
-static const prov__call_ops_t bv_ops = {bv_abort, bv_deliver};
-
 static int bv_describe(prov_vision_t *v, const uint8_t *image, size_t len, prov_vision_cb on_done,
                        void *arg, prov_call_t **call)
 {
     br_vision_t *p = (br_vision_t *)v;
-    bv_call_t *c = prov__call_new(v->ctx, sizeof *c, &bv_ops);
+    bv_call_t *c = prov__call_new(v->ctx, sizeof *c, &br_once_ops);
     if (!c) return -ENOMEM;
-    c->prov = p;
+    c->once.what = "bedrock vision";
+    c->once.filtered = "the picture was refused by the filter";
+    c->once.empty = "the model returned no description";
+    c->once.report = bv_report;
+    c->provider = p->base.name;
+    c->model = p->base.model;
     c->on_done = on_done;
     c->arg = arg;
-    if (call) *call = &c->call;
+    if (call) *call = &c->once.call;
     aws_message_t m = {.role = "user", .text = bv_ask, .image = image, .image_len = len};
     aws_converse_req_t req;
     aws_converse_req_init(&req);
@@ -459,16 +454,8 @@ static int bv_describe(prov_vision_t *v, const uint8_t *image, size_t len, prov_
     req.message_count = 1;
     req.max_tokens = 300;
     req.temperature = 0.2;
-    int rc = len ? aws_converse(p->aws, &req, bv_done, c, &c->handle) : -EINVAL;
-    if (rc == -ENOMEM) {
-        prov__call_end(&c->call);
-        if (call) *call = NULL;
-        return -ENOMEM;
-    }
-    if (rc)
-        prov__call_defer(&c->call, PROV_E_INVALID,
-                         "the picture is empty or not a PNG, JPEG, GIF or WebP image");
-    return 0;
+    return br_once_send(&c->once, p->aws, &req, len ? 0 : -EINVAL,
+                        "the picture is empty or not a PNG, JPEG, GIF or WebP image", call);
 }
 
 static void bv_destroy(prov_vision_t *v)
