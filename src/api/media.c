@@ -51,6 +51,27 @@ static const char *media__type(const char *rel)
     return media_content_type(rel);
 }
 
+/* The validators and caching headers of a media answer, local file or S3 object alike (an empty
+ * etag or last_modified is left out). */
+static void media__headers(http_req_t *req, const media__t *m, const char *etag,
+                           const char *last_modified)
+{
+    if (*etag) http_res_header(req, "ETag", etag);
+    if (*last_modified) http_res_header(req, "Last-Modified", last_modified);
+    http_res_header(req, "Accept-Ranges", "bytes");
+    http_res_header(req, "X-Content-Type-Options", "nosniff");
+    if (m->signed_url) {
+        /* Cacheable by the browser until shortly before the URL expires. */
+        long long left = m->expires - (long long)time(NULL);
+        char cc[64];
+        snprintf(cc, sizeof cc, "private, max-age=%lld", left > 0 ? left : 0);
+        http_res_header(req, "Cache-Control", cc);
+    } else {
+        http_res_header(req, "Cache-Control", "private, no-cache");
+        http_res_header(req, "Vary", "Authorization");
+    }
+}
+
 static void media__opened(int fd, const struct stat *st, void *arg)
 {
     http_req_t *req = arg;
@@ -66,20 +87,7 @@ static void media__opened(int fd, const struct stat *st, void *arg)
                     (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec,
                     (uint64_t)st->st_ino);
     range_http_date_format(st->st_mtim.tv_sec, lm);
-    http_res_header(req, "ETag", etag);
-    http_res_header(req, "Last-Modified", lm);
-    http_res_header(req, "Accept-Ranges", "bytes");
-    http_res_header(req, "X-Content-Type-Options", "nosniff");
-    if (m->signed_url) {
-        /* Cacheable by the browser until shortly before the URL expires. */
-        long long left = m->expires - (long long)time(NULL);
-        char cc[64];
-        snprintf(cc, sizeof cc, "private, max-age=%lld", left > 0 ? left : 0);
-        http_res_header(req, "Cache-Control", cc);
-    } else {
-        http_res_header(req, "Cache-Control", "private, no-cache");
-        http_res_header(req, "Vary", "Authorization");
-    }
+    media__headers(req, m, etag, lm);
     const char *inm = http_req_header(req, "if-none-match");
     bool not_modified = inm ? range_if_none_match(inm, etag) : false;
     if (!inm) {
@@ -210,19 +218,7 @@ static void media__s3_head(void *arg, const s3_object_info_t *info, const aws_er
     uint64_t size = info->object_size ? info->object_size : info->content_length;
     time_t mtime = 0;
     if (info->last_modified[0]) range_http_date_parse(info->last_modified, &mtime);
-    if (info->etag[0]) http_res_header(req, "ETag", info->etag);
-    if (info->last_modified[0]) http_res_header(req, "Last-Modified", info->last_modified);
-    http_res_header(req, "Accept-Ranges", "bytes");
-    http_res_header(req, "X-Content-Type-Options", "nosniff");
-    if (m->signed_url) {
-        long long left = m->expires - (long long)time(NULL);
-        char cc[64];
-        snprintf(cc, sizeof cc, "private, max-age=%lld", left > 0 ? left : 0);
-        http_res_header(req, "Cache-Control", cc);
-    } else {
-        http_res_header(req, "Cache-Control", "private, no-cache");
-        http_res_header(req, "Vary", "Authorization");
-    }
+    media__headers(req, m, info->etag, info->last_modified);
     const char *inm = http_req_header(req, "if-none-match");
     bool not_modified = inm && info->etag[0] ? range_if_none_match(inm, info->etag) : false;
     if (!inm && mtime) {
