@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "api/app.h"
+#include "api/stories.h"
+#include "api/story_cache.h"
 #include "aws/aws.h"
 #include "aws/s3.h"
 #include "core/log.h"
@@ -62,6 +64,16 @@ void api__metrics_extra(app_t *app, buf_t *out)
     if (app->db) db_pool_metrics_write(app->db, out);
     if (app->jobs) jobs_engine_metrics_write(app->jobs, out);
     if (app->aws) aws_metrics_write(app->aws, out);
+    story_cache_stats_t sc;
+    story_cache_stats(stories_cache(app->cfg), &sc);
+    buf_printf(out,
+               "# HELP nova_story_cache_requests_total Story reads answered from the cache "
+               "(hit) or rendered (miss).\n# TYPE nova_story_cache_requests_total counter\n"
+               "nova_story_cache_requests_total{result=\"hit\"} %llu\n"
+               "nova_story_cache_requests_total{result=\"miss\"} %llu\n"
+               "# TYPE nova_story_cache_bytes gauge\nnova_story_cache_bytes %llu\n",
+               (unsigned long long)sc.hits, (unsigned long long)sc.misses,
+               (unsigned long long)sc.bytes);
     if (app->media && media_backend_s3(app->media))
         s3_metrics_write(media_backend_s3(app->media), out);
 }

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "api/pagination.h"
+#include "api/story_cache.h"
 #include "api/story_json.h"
 #include "api/stories.h"
 #include "core/crypto.h"
@@ -108,7 +109,59 @@ static bool get__fast_key(http_req_t *req, char hash[67])
     return true;
 }
 
-static void get__fast_done(http_req_t *req, db_result_t *res, void *ctx)
+/* The cache of rendered stories (api/story_cache.h): created on first use from the settings;
+ * one per process, like the event loop that uses it. */
+static story_cache_t *get__cache;
+static bool get__cache_made;
+
+story_cache_t *stories_cache(const config_t *cfg)
+{
+    if (!get__cache_made) {
+        get__cache_made = true;
+        /* Entries carry signed media URLs made when they were rendered: they are served for at
+         * most a minute (and a tenth of the URLs' lifetime), so the links stay fresh. */
+        int64_t age_ms = cfg->media_url_ttl_s * 100;
+        if (age_ms > 60000) age_ms = 60000;
+        get__cache = story_cache_new((size_t)cfg->story_cache_bytes, (uint64_t)age_ms);
+    }
+    return get__cache;
+}
+
+static uint64_t get__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static const char *get__cache_key(http_req_t *req)
+{
+    /* The rendered URLs are absolute: one entry per story and public base. */
+    return arena_printf(&req->arena, "%s|%s", req->params[0], api_public_base(req));
+}
+
+static void get__full_done(http_req_t *req, db_result_t *res, void *ctx)
+{
+    (void)ctx;
+    if (api_db_failed(req, res)) return;
+    if (db_result_nrows(res) != 1) {
+        http_respond_detail(req, 404, "Not found.");
+        return;
+    }
+    yajl_gen g = json_gen_new();
+    story_json_detail(g, req, res, 0);
+    const unsigned char *out;
+    size_t len;
+    yajl_gen_get_buf(g, &out, &len);
+    app_t *app = req->app;
+    story_cache_put(stories_cache(app->cfg), get__cache_key(req),
+                    db_result_get_by_name(res, 0, "version"), (const char *)out, len,
+                    get__now_ms());
+    http_respond(req, 200, "application/json", out, len);
+    yajl_gen_free(g);
+}
+
+static void get__checked(http_req_t *req, db_result_t *res, void *ctx)
 {
     (void)ctx;
     if (api_db_failed(req, res)) return;
@@ -119,16 +172,30 @@ static void get__fast_done(http_req_t *req, db_result_t *res, void *ctx)
     }
     const char *uid = db_result_get_by_name(res, 0, "auth_user_id");
     req->user_id = strtoll(uid ? uid : "0", NULL, 10);
-    if (!db_result_get_by_name(res, 0, "id")) {
+    const char *version = db_result_get_by_name(res, 0, "version");
+    if (!version) {
         http_respond_detail(req, 404, "Not found.");
         return;
     }
-    yajl_gen g = json_gen_new();
-    story_json_detail(g, req, res, 0);
-    http_respond_json(req, 200, g);
-    yajl_gen_free(g);
+    app_t *app = req->app;
+    size_t len;
+    const char *body =
+        story_cache_get(stories_cache(app->cfg), get__cache_key(req), version, get__now_ms(), &len);
+    if (body) {
+        http_respond(req, 200, "application/json", body, len);
+        return;
+    }
+    /* Visible to the caller (just checked): render it, with the version it was rendered at. */
+    const char *params[1] = {req->params[0]};
+    stories_q(req,
+              "SELECT " STORY_DETAIL_COLS ", s.xmin::text || ':' || u.xmin::text AS version "
+              "FROM stories s JOIN users u ON u.id = s.user_id WHERE s.id = $1",
+              1, params, get__full_done, NULL);
 }
 
+/* One statement checks the token and reads the story's version (the xmin of its row, which
+ * changes with the story and its scenes, and of its owner's row); a story rendered at that
+ * version is answered from the cache, any other is read and rendered. */
 void api_stories_get(http_req_t *req)
 {
     char hash[67];
@@ -139,14 +206,14 @@ void api_stories_get(http_req_t *req)
     const char *params[2] = {arena_strdup(&req->arena, hash), req->params[0]};
     stories_q(
         req,
-        "SELECT a.auth_ok, a.auth_user_id, " STORY_DETAIL_COLS
+        "SELECT a.auth_ok, a.auth_user_id, s.xmin::text || ':' || u.xmin::text AS version"
         " FROM (SELECT u.id AS auth_user_id, u.is_superuser AS auth_su, (t.expires_at > now() "
         "AND t.last_used_at >= now() - interval '" STORIES__STR(
             API_AUTH_TOUCH_S) " seconds' AND u.is_active) AS auth_ok FROM auth_tokens t JOIN "
                               "users u ON u.id = t.user_id WHERE t.token_hash = $1::bytea) a "
                               "LEFT JOIN (stories s JOIN users u ON u.id = s.user_id) ON "
                               "s.id = $2 AND (s.user_id = a.auth_user_id OR a.auth_su)",
-        2, params, get__fast_done, NULL);
+        2, params, get__checked, NULL);
 }
 
 static void delete__files_gone(int status, void *arg)

@@ -31,6 +31,11 @@
 #include "http/router.h"
 #include <yajl/yajl_tree.h>
 
+/* The process's cache of rendered stories (api/story_cache.h), made on first use from cfg;
+ * NULL when NOVA_STORY_CACHE_BYTES is 0. */
+typedef struct story_cache story_cache_t;
+story_cache_t *stories_cache(const config_t *cfg);
+
 typedef enum {
     STORIES_GEN_CREATE = 0,
     STORIES_GEN_REGENERATE,

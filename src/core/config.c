@@ -148,6 +148,9 @@ static const config__entry_t config__table[] = {
        "Folder of story images, narration audio and scene pictures (created when missing)."),
     CI("NOVA_MAX_UPLOAD_BYTES", max_upload_bytes, "10485760", 1024, 1073741824,
        "Largest multipart/form-data body (story and scene images); larger gives 413."),
+    CI("NOVA_STORY_CACHE_BYTES", story_cache_bytes, "16777216", 0, 1073741824,
+       "Rendered stories kept per process for GET /api/stories/{id}/, served only while the "
+       "story's version is unchanged (0 = off)."),
     CI("NOVA_MEDIA_URL_TTL_S", media_url_ttl_s, "86400", 60, 31536000,
        "Lifetime in seconds of the signed media URLs in API responses."),
     CS("NOVA_MEDIA_BACKEND", media_backend, "local",

@@ -75,10 +75,11 @@ typedef struct {
     int64_t bench_routes;
 
     /* story media */
-    char *media_dir;          /* root of story files (images, audio, scenes) */
-    int64_t max_upload_bytes; /* multipart/form-data bodies (story images) */
-    int64_t media_url_ttl_s;  /* lifetime of signed media URLs */
-    char *media_backend;      /* "local" or "s3" */
+    char *media_dir;           /* root of story files (images, audio, scenes) */
+    int64_t max_upload_bytes;  /* multipart/form-data bodies (story images) */
+    int64_t media_url_ttl_s;   /* lifetime of signed media URLs */
+    int64_t story_cache_bytes; /* rendered stories kept per process (0 = none) */
+    char *media_backend;       /* "local" or "s3" */
     char *s3_bucket, *s3_prefix;
     int64_t s3_path_style;
     int64_t media_proxy; /* s3: URLs point at /media/, which streams from S3 */
