@@ -3,10 +3,18 @@
  * connection (one queued on the socket, one read ahead), so memory stays bounded whatever the
  * file size and however slow the client. Reads never block the loop: pages already in the page
  * cache are copied with preadv2(RWF_NOWAIT), which fails instead of waiting for the disk; any
- * other read goes to the threadpool (uv_fs_read). */
+ * other read goes to the threadpool (uv_fs_read).
+ *
+ * Zero copy: when the socket's queue is empty and cachestat(2) (Linux 6.5) says every page of
+ * the next stretch is in the page cache, sendfile(2) moves it to the socket without passing
+ * through our memory; a stretch the socket cannot take at once is followed by one small copied
+ * piece, whose completion says the socket has room again. Without cachestat (older kernels,
+ * filters) every byte takes the copying path. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -14,6 +22,8 @@
 #include "http/internal.h"
 
 #define HTTP_FILE_CHUNK (128 * 1024)
+#define HTTP_FILE_NUDGE (16 * 1024)   /* copied after the socket filled up */
+#define HTTP_FILE_ZC    (1024 * 1024) /* bytes checked and sent per sendfile */
 
 typedef struct {
     uv_fs_t fs;
@@ -26,7 +36,49 @@ typedef struct {
     size_t buf_len;
     bool reading;
     bool aborted;
+    bool zc; /* zero copy in use: no read-ahead, the next stretch waits for the drain */
 } file__t;
+
+/* ---- zero copy ---- */
+
+#ifndef __NR_cachestat
+#if defined(__x86_64__) || defined(__aarch64__)
+#define __NR_cachestat 451
+#endif
+#endif
+
+#ifdef __NR_cachestat
+struct file__cachestat_range {
+    uint64_t off, len;
+};
+struct file__cachestat {
+    uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted;
+};
+static bool file__cachestat_missing;
+
+/* True when every page of [off, off + len) is in the page cache, so sendfile will not wait for
+ * the disk. A page could still be evicted in between; that costs one read on the loop, the same
+ * bet nginx makes on every sendfile. */
+static bool file__cached(int fd, uint64_t off, uint64_t len)
+{
+    if (file__cachestat_missing) return false;
+    struct file__cachestat_range r = {off, len};
+    struct file__cachestat cs;
+    if (syscall(__NR_cachestat, fd, &r, &cs, 0) != 0) {
+        if (errno == ENOSYS || errno == EPERM) file__cachestat_missing = true;
+        return false;
+    }
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t first = off / page, last = (off + len - 1) / page;
+    return cs.nr_cache >= last - first + 1;
+}
+#else
+static bool file__cached(int fd, uint64_t off, uint64_t len)
+{
+    (void)fd, (void)off, (void)len;
+    return false;
+}
+#endif
 
 static void file__closed(uv_fs_t *fs)
 {
@@ -83,14 +135,19 @@ static void file__push(file__t *f)
         file__end(f);
         return;
     }
-    file__read_next(f);
+    /* With zero copy the next stretch waits for the drain (an empty socket queue). */
+    if (!f->zc) file__read_next(f);
 }
 
 static void file__on_drain(http_req_t *req, void *arg)
 {
     (void)req;
     file__t *f = arg;
-    if (!f->reading) file__push(f);
+    if (f->reading) return;
+    if (f->buf_len)
+        file__push(f);
+    else if (f->remaining)
+        file__read_next(f); /* zero copy waited for the socket to have room */
 }
 
 static void file__abort(http_req_t *req, void *arg)
@@ -130,9 +187,46 @@ static void file__on_read(uv_fs_t *fs)
     file__got(f, n);
 }
 
+/* Sends cached stretches straight from the file while the socket takes them. Returns true when
+ * the response is settled (all sent, or the connection closed); false to copy the next piece,
+ * with *cap set to its size. */
+static bool file__zero_copy(file__t *f, size_t *cap)
+{
+    http_conn_t *c = f->req->conn;
+    uv_os_fd_t sock;
+    if (f->aborted || c->queued_bytes || f->buf_len ||
+        uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0)
+        return false;
+    while (f->remaining) {
+        size_t want = f->remaining < HTTP_FILE_ZC ? (size_t)f->remaining : HTTP_FILE_ZC;
+        if (!file__cached(f->fd, f->off, want)) return false;
+        f->zc = true;
+        off_t off = (off_t)f->off;
+        ssize_t n = sendfile(sock, f->fd, &off, want);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno != EAGAIN) {
+            http__conn_close(c, "sendfile failed");
+            return true;
+        }
+        if (n <= 0) break; /* full, or the file shrank: the copying path sorts it out */
+        f->off += (uint64_t)n;
+        f->remaining -= (uint64_t)n;
+        f->req->bytes_sent += (size_t)n;
+        if ((size_t)n < want) break;
+    }
+    if (!f->remaining) {
+        file__end(f);
+        return true;
+    }
+    *cap = HTTP_FILE_NUDGE;
+    return false;
+}
+
 static void file__read_next(file__t *f)
 {
-    size_t want = f->remaining < HTTP_FILE_CHUNK ? (size_t)f->remaining : HTTP_FILE_CHUNK;
+    size_t cap = HTTP_FILE_CHUNK;
+    if (file__zero_copy(f, &cap)) return;
+    size_t want = f->remaining < cap ? (size_t)f->remaining : cap;
     if (!f->buf && !(f->buf = malloc(HTTP_FILE_CHUNK))) {
         http__conn_close(f->req->conn, "out of memory");
         return;
@@ -196,6 +290,12 @@ void http_respond_file(http_req_t *req, int status, const char *content_type, uv
     }
     if (f->remaining == 0) {
         file__end(f);
+        return;
+    }
+    /* A cached body goes out by zero copy once the head has left (the drain comes back). */
+    uint64_t first = f->remaining < HTTP_FILE_ZC ? f->remaining : HTTP_FILE_ZC;
+    if (file__cached(f->fd, f->off, first)) {
+        f->zc = true;
         return;
     }
     file__read_next(f);

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import re
+import socket
 import struct
 import time
 import unittest
@@ -371,6 +372,64 @@ class MediaTest(StoryClient, unittest.TestCase):
         self.assertTrue(got["image_url"].startswith("http://localhost/media/"), got["image_url"])
         st, _, got = self.call(u, "GET", "/api/stories/%s/" % doc["id"], headers={"Host": "stories.example:8443"})
         self.assertTrue(got["image_url"].startswith("http://stories.example:8443/media/"))
+
+
+class BigFileTest(StoryClient, unittest.TestCase):
+    """A file larger than the kernel's socket buffers (tcp_wmem allows 4 MiB), read slowly through
+    a small window: zero copy meets a full socket in the middle of the body."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_server({"NOVA_MAX_UPLOAD_BYTES": str(12 * 1024 * 1024), "NOVA_SECRET_KEY": SECRET})
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_server()
+
+    def story_with_big_image(self, size):
+        u = self.new_user()
+        data = big_png(size)
+        st, _, doc = self.create_story_multipart(u, data)
+        self.assertIn(st, (201, 202), doc)
+        return u, doc, data
+
+    def test_big_file_to_a_slow_reader_then_keepalive(self):
+        # A client that reads slowly through a small window: the server's socket fills up in
+        # the middle of the body (zero copy stops, a small copied piece waits for room, then
+        # zero copy resumes); every byte arrives in order, then the next pipelined answer.
+        u, doc, data = self.story_with_big_image(9000000)
+        p = urllib.parse.urlsplit(doc["image_url"])
+        target = "%s?%s" % (p.path, p.query)
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(15)
+        s.connect(("127.0.0.1", self.srv.port))
+        try:
+            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\nGET %s HTTP/1.1\r\nHost: x\r\n"
+                       "Range: bytes=5-9\r\n\r\n" % (target, target)).encode())
+            got = b""
+            for _ in range(100):  # slowly at first
+                got += s.recv(2048)
+                time.sleep(0.005)
+            head, _, body = got.partition(b"\r\n\r\n")
+            self.assertIn(b"200 OK", head.split(b"\r\n")[0])
+            n = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+            self.assertEqual(n, len(data))
+            while len(body) < n:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, "connection closed after %d of %d bytes" % (len(body), n))
+                body += chunk
+            rest = body[n:]
+            self.assertEqual(body[:n], data)
+            while b"\r\n\r\n" not in rest or len(rest.partition(b"\r\n\r\n")[2]) < 5:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk)
+                rest += chunk
+            head2, _, body2 = rest.partition(b"\r\n\r\n")
+            self.assertIn(b"206", head2.split(b"\r\n")[0])
+            self.assertEqual(body2[:5], data[5:10])
+        finally:
+            s.close()
 
 
 class PublicUrlTest(StoryClient, unittest.TestCase):
