@@ -794,7 +794,7 @@ static void gen__hook(http_req_t *req, const api_user_t *user, const stories_gen
 {
     app_t *app = req->app;
     if (!app->jobs) {
-        stories_respond_error(req, 503, "generation unavailable");
+        api_respond_error_only(req, 503, "generation unavailable");
         return;
     }
     gen__t *c = arena_calloc(&req->arena, sizeof *c);

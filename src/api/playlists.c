@@ -298,7 +298,7 @@ static void change__done(http_req_t *req, db_result_t *res, void *ctx)
     }
     const char *err = db_result_get_by_name(res, 0, "error");
     if (err) {
-        stories_respond_error(req, 400, err);
+        api_respond_error_only(req, 400, err);
         return;
     }
     playlists__respond(req, p->user, p->id, 200);

@@ -298,7 +298,7 @@ static void end__done(http_req_t *req, db_result_t *res, void *ctx)
     }
     const char *ended = db_result_get_by_name(res, 0, "was_ended");
     if (ended && ended[0] == 't') {
-        stories_respond_error(req, 400, "Session already ended.");
+        api_respond_error_only(req, 400, "Session already ended.");
         return;
     }
     sessions__respond(req, res, 200, "Session ended successfully");

@@ -319,7 +319,7 @@ static void edit__upload_failed(http_req_t *req, int status, const char *detail)
         stories_errors_respond(&errs);
         return;
     }
-    stories_respond_error(req, status, detail ? detail : http_status_text(status));
+    api_respond_error_only(req, status, detail ? detail : http_status_text(status));
 }
 
 static void edit__new_uuid(char out[37])
@@ -359,13 +359,13 @@ static bool edit__place_image(http_req_t *req, edit__t *e, media_store_cb cb)
     char path[MEDIA_STORY_PATH_MAX];
     if (media_path_story_file(path, sizeof path, e->created_unix, e->id, MEDIA_KIND_IMAGE, 0,
                               edit__now_ms(), img->image.extension) < 0) {
-        stories_respond_error(req, 500, "cannot name the image file");
+        api_respond_error_only(req, 500, "cannot name the image file");
         return false;
     }
     e->image_path = arena_strdup(&req->arena, path);
     if (media_store_adopt(app->loop, app->cfg->media_dir, img->spool, e->image_path, cb, req) !=
         0) {
-        stories_respond_error(req, 503, "the image could not be stored");
+        api_respond_error_only(req, 503, "the image could not be stored");
         return false;
     }
     return true;
@@ -385,7 +385,7 @@ static void create__inserted(http_req_t *req, db_result_t *res, void *ctx)
     edit__t *e = ctx;
     if (db_result_status(res) != DB_OK || db_result_nrows(res) < 1) {
         edit__remove_file(req, e->image_path); /* the row never pointed at it */
-        if (!api_db_failed(req, res)) stories_respond_error(req, 500, "the story was not saved");
+        if (!api_db_failed(req, res)) api_respond_error_only(req, 500, "the story was not saved");
         return;
     }
     const stories_generation_hooks_t *h = stories_generation_hooks();
@@ -434,7 +434,7 @@ static void create__placed(int status, void *arg)
     edit__t *ed = req->on_abort_arg;
     req->on_abort = NULL;
     if (status != 0) {
-        stories_respond_error(req, 500, "the image could not be stored");
+        api_respond_error_only(req, 500, "the image could not be stored");
         return;
     }
     media_upload_take(req, "image");
@@ -546,7 +546,7 @@ static void update__placed(int status, void *arg)
     edit__t *e = req->on_abort_arg;
     req->on_abort = NULL;
     if (status != 0) {
-        stories_respond_error(req, 500, "the image could not be stored");
+        api_respond_error_only(req, 500, "the image could not be stored");
         return;
     }
     media_upload_take(req, "image");

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "api/app.h"
+#include "api/accounts.h"
 #include "api/auth.h"
 #include "db/db.h"
 #include "http/http.h"
@@ -102,9 +103,8 @@ void stories_errors_add(stories_errors_t *e, const char *field, const char *msg)
 bool stories_errors_any(const stories_errors_t *e);
 void stories_errors_respond(stories_errors_t *e);
 
-/* Answers {"error": msg} (the reference's action errors) or {"message": msg}. */
-void stories_respond_error(http_req_t *req, int status, const char *msg);
-void stories_respond_message(http_req_t *req, int status, const char *msg);
+/* Action errors and messages ({"error": msg}, {"message": msg}) are answered with
+ * api_respond_error_only and api_respond_message (api/accounts.h). */
 
 /* Request fields from a JSON body or a multipart/form-data body (after media_upload_finish),
  * so one handler serves the frontend's multipart forms and JSON clients alike. */

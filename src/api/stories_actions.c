@@ -55,7 +55,7 @@ static bool stories__blank(const char *s)
 
 static void stories__unavailable(http_req_t *req)
 {
-    stories_respond_error(req, 503, "generation unavailable");
+    api_respond_error_only(req, 503, "generation unavailable");
 }
 
 /* ---- revisions ------------------------------------------------------------------------------ */
@@ -232,7 +232,8 @@ void api_stories_regenerate(http_req_t *req)
 static void audio__loaded(http_req_t *req, stories_ctx_t *c)
 {
     if (stories__blank(c->text)) {
-        stories_respond_error(req, 400, "Story has no content. Please regenerate the story first.");
+        api_respond_error_only(req, 400,
+                               "Story has no content. Please regenerate the story first.");
         return;
     }
     const stories_generation_hooks_t *h = stories_generation_hooks();
@@ -281,7 +282,7 @@ void api_stories_generate_audio(http_req_t *req)
 static void scenes__loaded(http_req_t *req, stories_ctx_t *c)
 {
     if (stories__blank(c->text)) {
-        stories_respond_error(req, 400, "Story has no content. Please generate a story first.");
+        api_respond_error_only(req, 400, "Story has no content. Please generate a story first.");
         return;
     }
     stories_gen_fn fn = stories_generation_hooks()->generate_scenes;
@@ -339,7 +340,7 @@ void api_stories_generate_scenes(http_req_t *req)
 static void voice_start__loaded(http_req_t *req, stories_ctx_t *c)
 {
     if (stories__blank(c->text)) {
-        stories_respond_error(req, 400, "Story has no content. Please generate a story first.");
+        api_respond_error_only(req, 400, "Story has no content. Please generate a story first.");
         return;
     }
     const char *base = api_public_base(req);

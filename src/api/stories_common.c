@@ -140,26 +140,6 @@ void stories_errors_respond(stories_errors_t *e)
     yajl_gen_free(g);
 }
 
-void stories_respond_error(http_req_t *req, int status, const char *msg)
-{
-    yajl_gen g = json_gen_new();
-    yajl_gen_map_open(g);
-    json_kv_str(g, "error", msg);
-    yajl_gen_map_close(g);
-    http_respond_json(req, status, g);
-    yajl_gen_free(g);
-}
-
-void stories_respond_message(http_req_t *req, int status, const char *msg)
-{
-    yajl_gen g = json_gen_new();
-    yajl_gen_map_open(g);
-    json_kv_str(g, "message", msg);
-    yajl_gen_map_close(g);
-    http_respond_json(req, status, g);
-    yajl_gen_free(g);
-}
-
 bool stories_template_valid(const char *t)
 {
     static const char *const names[] = {"adventure", "fantasy", "sci-fi", "mystery", "educational"};

@@ -193,12 +193,12 @@ static void init__loaded(http_req_t *req, stories_ctx_t *c)
     stories_part_t parts[SCENES_MAX];
     size_t n = stories_parse_parts(req, c->text, parts, SCENES_MAX);
     if (n == 0) {
-        stories_respond_error(req, 400, "Story has no content. Please generate a story first.");
+        api_respond_error_only(req, 400, "Story has no content. Please generate a story first.");
         return;
     }
     const char *texts = scenes__text_array(req, parts, n);
     if (!texts) {
-        stories_respond_error(req, 500, "Failed to initialize scenes: the story is too long.");
+        api_respond_error_only(req, 500, "Failed to initialize scenes: the story is too long.");
         return;
     }
     const char *params[3] = {c->id, scenes__int_array(req, parts, n), texts};
@@ -230,15 +230,15 @@ static bool scenes__number(http_req_t *req, const stories_form_t *f, int64_t *ou
 {
     int rc = stories_form_int(f, "scene_number", out);
     if (rc == FORM_ABSENT || rc == FORM_NULL) {
-        stories_respond_error(req, 400, "scene_number is required.");
+        api_respond_error_only(req, 400, "scene_number is required.");
         return false;
     }
     if (rc == FORM_BAD) {
-        stories_respond_error(req, 400, "scene_number must be a valid integer.");
+        api_respond_error_only(req, 400, "scene_number must be a valid integer.");
         return false;
     }
     if (*out < 1 || *out > SCENE_NUMBER_MAX) {
-        stories_respond_error(
+        api_respond_error_only(
             req, 400,
             arena_printf(&req->arena, "scene_number must be between 1 and %d.", SCENE_NUMBER_MAX));
         return false;
@@ -256,7 +256,7 @@ static void add__done(http_req_t *req, db_result_t *res, void *ctx)
         return;
     }
     if (!db_result_get_by_name(res, 0, "id")) {
-        stories_respond_error(
+        api_respond_error_only(
             req, 400,
             arena_printf(&req->arena, "Scene %lld already exists.", (long long)c->scene_number));
         return;
@@ -309,7 +309,7 @@ static void del__done(http_req_t *req, db_result_t *res, void *ctx)
     }
     const char *deleted = db_result_get_by_name(res, 0, "deleted");
     if (!deleted || strcmp(deleted, "0") == 0) {
-        stories_respond_error(req, 404, "Scene not found.");
+        api_respond_error_only(req, 404, "Scene not found.");
         return;
     }
     /* The row is gone (committed): its picture can go too. */
@@ -319,7 +319,7 @@ static void del__done(http_req_t *req, db_result_t *res, void *ctx)
         const char *paths[1] = {image};
         media_store_remove(app->loop, app->cfg->media_dir, paths, 1, NULL, NULL);
     }
-    stories_respond_message(req, 200, "Scene deleted successfully.");
+    api_respond_message(req, 200, "Scene deleted successfully.");
 }
 
 static void del__authed(http_req_t *req, const api_user_t *user)
@@ -329,12 +329,12 @@ static void del__authed(http_req_t *req, const api_user_t *user)
     const char *scene_id;
     int rc = stories_form_str(&f, "scene_id", &scene_id);
     if (rc == FORM_ABSENT || rc == FORM_NULL || (rc == FORM_OK && !*scene_id)) {
-        stories_respond_error(req, 400, "scene_id is required.");
+        api_respond_error_only(req, 400, "scene_id is required.");
         return;
     }
     /* A malformed id cannot name a scene: 404, without asking the database. */
     if (rc == FORM_BAD || !router_is_uuid(scene_id, strlen(scene_id))) {
-        stories_respond_error(req, 404, "Scene not found.");
+        api_respond_error_only(req, 404, "Scene not found.");
         return;
     }
     const char *params[4] = {req->params[0], stories_int(req, user->id),
@@ -378,7 +378,7 @@ static void upimg__placed(int status, void *arg)
     stories_ctx_t *c = arg;
     http_req_t *req = c->req;
     if (status != 0) {
-        stories_respond_error(req, 500, "the image could not be stored");
+        api_respond_error_only(req, 500, "the image could not be stored");
         return;
     }
     media_upload_take(req, "image");
@@ -412,7 +412,7 @@ static void upimg__loaded(http_req_t *req, stories_ctx_t *c)
                                   (unsigned)c->scene_number,
                                   (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, NULL);
     if (n < 5) {
-        stories_respond_error(req, 500, "cannot name the image file");
+        api_respond_error_only(req, 500, "cannot name the image file");
         return;
     }
     /* The layout names scene pictures .png; an uploaded JPEG, GIF or WebP keeps its own
@@ -422,7 +422,7 @@ static void upimg__loaded(http_req_t *req, stories_ctx_t *c)
     c->req = req;
     if (media_store_adopt(app->loop, app->cfg->media_dir, img->spool, c->image_path, upimg__placed,
                           c) != 0)
-        stories_respond_error(req, 503, "the image could not be stored");
+        api_respond_error_only(req, 503, "the image could not be stored");
 }
 
 static void upimg__authed(http_req_t *req, const api_user_t *user)
@@ -432,7 +432,7 @@ static void upimg__authed(http_req_t *req, const api_user_t *user)
     stories_ctx_t *c = stories_ctx_new(req, user);
     if (!scenes__number(req, &f, &c->scene_number)) return;
     if (!media_upload_file(req, "image")) {
-        stories_respond_error(req, 400, "image file is required.");
+        api_respond_error_only(req, 400, "image file is required.");
         return;
     }
     c->next = upimg__loaded;
@@ -442,7 +442,7 @@ static void upimg__authed(http_req_t *req, const api_user_t *user)
 static void upimg__uploaded(http_req_t *req, int status, const char *detail)
 {
     if (status) {
-        stories_respond_error(req, status, detail ? detail : http_status_text(status));
+        api_respond_error_only(req, status, detail ? detail : http_status_text(status));
         return;
     }
     api_auth(req, true, upimg__authed);
