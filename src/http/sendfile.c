@@ -22,8 +22,9 @@
 #include "http/internal.h"
 
 #define HTTP_FILE_CHUNK (128 * 1024)
-#define HTTP_FILE_NUDGE (16 * 1024)   /* copied after the socket filled up */
-#define HTTP_FILE_ZC    (1024 * 1024) /* bytes checked and sent per sendfile */
+#define HTTP_FILE_NUDGE (16 * 1024)        /* copied after the socket filled up */
+#define HTTP_FILE_ZC    (1024 * 1024)      /* bytes checked and sent per sendfile */
+#define HTTP_FILE_TURN  (2 * HTTP_FILE_ZC) /* zero-copy bytes per loop turn and connection */
 
 typedef struct {
     uv_fs_t fs;
@@ -68,7 +69,8 @@ static bool file__cached(int fd, uint64_t off, uint64_t len)
         if (errno == ENOSYS || errno == EPERM) file__cachestat_missing = true;
         return false;
     }
-    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    static uint64_t page;
+    if (!page) page = (uint64_t)sysconf(_SC_PAGESIZE);
     uint64_t first = off / page, last = (off + len - 1) / page;
     return cs.nr_cache >= last - first + 1;
 }
@@ -197,7 +199,10 @@ static bool file__zero_copy(file__t *f, size_t *cap)
     if (f->aborted || c->queued_bytes || f->buf_len ||
         uv_fileno((uv_handle_t *)&c->tcp, &sock) != 0)
         return false;
-    while (f->remaining) {
+    /* A fast client of a big cached file must not hold the loop: after HTTP_FILE_TURN bytes the
+     * copied piece below hands the turn back, and its drain resumes zero copy. */
+    uint64_t turn = 0;
+    while (f->remaining && turn < HTTP_FILE_TURN) {
         size_t want = f->remaining < HTTP_FILE_ZC ? (size_t)f->remaining : HTTP_FILE_ZC;
         if (!file__cached(f->fd, f->off, want)) return false;
         f->zc = true;
@@ -212,6 +217,7 @@ static bool file__zero_copy(file__t *f, size_t *cap)
         f->off += (uint64_t)n;
         f->remaining -= (uint64_t)n;
         f->req->bytes_sent += (size_t)n;
+        turn += (uint64_t)n;
         if ((size_t)n < want) break;
     }
     if (!f->remaining) {
