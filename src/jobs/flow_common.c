@@ -296,30 +296,19 @@ int flows_file_read(flows_t *f, const char *relpath, size_t max, flows_read_cb c
 static void flows__mkdirs_work(uv_work_t *w)
 {
     flows__fs_t *j = w->data;
-    char path[4096];
-    int n = snprintf(path, sizeof path, "%s/%s", j->media_dir, j->rel);
-    if (n < 0 || (size_t)n >= sizeof path) {
-        j->status = -ENAMETOOLONG;
+    /* The folder of the file, made the way the store makes its folders (beneath the root,
+     * never through a symlink, new entries fsynced). */
+    char *slash = strrchr(j->rel, '/');
+    if (!slash) {
+        j->status = 0;
         return;
     }
-    char *slash = strrchr(path, '/');
-    if (slash) *slash = '\0';
-    /* mkdir -p, component by component below the media root. */
-    size_t root_len = strlen(j->media_dir);
-    for (char *p = path + root_len + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-            j->status = -errno;
-            return;
-        }
-        *p = '/';
-    }
-    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
-        j->status = -errno;
-        return;
-    }
-    j->status = 0;
+    *slash = '\0';
+    int root = media_store__root(j->media_dir);
+    int fd = root < 0 ? root : media_open_dirs_beneath(root, j->rel);
+    *slash = '/';
+    if (fd >= 0) close(fd);
+    j->status = fd < 0 ? fd : 0;
 }
 
 static void flows__mkdirs_done(uv_work_t *w, int status)

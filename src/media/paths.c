@@ -242,6 +242,15 @@ static int open_or_make_dirs(int root_dirfd, char *dir)
     }
 }
 
+int media_open_dirs_beneath(int root_dirfd, const char *dir)
+{
+    if (!relpath_ok(dir)) return -EINVAL;
+    char path[PATH_MAX];
+    int n = snprintf(path, sizeof path, "%s", dir);
+    if (n < 0 || (size_t)n >= sizeof path) return -ENAMETOOLONG;
+    return open_or_make_dirs(root_dirfd, path);
+}
+
 static int write_all(int fd, const char *p, size_t len)
 {
     while (len) {

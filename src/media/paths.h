@@ -62,6 +62,11 @@ int media_open_beneath(int root_dirfd, const char *relpath, int flags);
  * on kernels that do have openat2). */
 int media__open_beneath_walk(int root_dirfd, const char *relpath, int flags);
 
+/* Opens the folder dir below root_dirfd, creating what is missing (mode 0750, never through a
+ * symlink, new folders fsynced into their parent). dir follows the relpath rules above.
+ * BLOCKING: threadpool only. Returns a directory fd (caller closes) or a negative errno. */
+int media_open_dirs_beneath(int root_dirfd, const char *dir);
+
 /* Writes data to relpath below root_dirfd atomically and durably: missing parent directories are
  * created (mode 0750, never through symlinks), the bytes go to a temp file ".<name>.tmp.*" in
  * the target directory (mode 0640), which is fsynced, renamed over relpath, and the directory is

@@ -56,47 +56,11 @@ int media_store__root(const char *media_dir)
     return fd;
 }
 
-/* Opens (creating when missing) the folder `dir` (relative, '/'-separated) below root without
- * following symlinks. Returns a new fd or a negative errno. */
-static int store__open_dirs(int root, const char *dir)
-{
-    char buf[PATH_MAX];
-    int n = snprintf(buf, sizeof buf, "%s", dir);
-    if (n <= 0 || (size_t)n >= sizeof buf) return -EINVAL;
-    int cur = dup(root);
-    if (cur < 0) return -errno;
-    char *comp = buf;
-    for (;;) {
-        char *slash = strchr(comp, '/');
-        if (slash) *slash = '\0';
-        if (!*comp || strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
-            close(cur);
-            return -EINVAL;
-        }
-        int next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (next < 0 && errno == ENOENT) {
-            if (mkdirat(cur, comp, STORE_DIR_MODE) != 0 && errno != EEXIST) {
-                int e = -errno;
-                close(cur);
-                return e;
-            }
-            fsync(cur); /* the new entry must survive a crash like the file placed in it */
-            next = openat(cur, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        }
-        int e = next < 0 ? -errno : 0;
-        close(cur);
-        if (next < 0) return e == -ENOTDIR ? -ELOOP : e;
-        cur = next;
-        if (!slash) return cur;
-        comp = slash + 1;
-    }
-}
-
 int media_store__spool_create(const char *media_dir, char *rel, size_t cap)
 {
     int root = media_store__root(media_dir);
     if (root < 0) return root;
-    int dfd = store__open_dirs(root, MEDIA_STORE_SPOOL);
+    int dfd = media_open_dirs_beneath(root, MEDIA_STORE_SPOOL);
     if (dfd < 0) return dfd;
     int fd = -EEXIST;
     for (int attempt = 0; attempt < 8 && fd == -EEXIST; attempt++) {
@@ -167,7 +131,7 @@ static int store__adopt(int root, const char *spool_rel, const char *relpath)
     char *name = strrchr(dir, '/');
     if (!name || !name[1]) return -EINVAL;
     *name++ = '\0';
-    int dfd = store__open_dirs(root, dir);
+    int dfd = media_open_dirs_beneath(root, dir);
     if (dfd < 0) return dfd;
     if (renameat(root, spool_rel, dfd, name) != 0) rc = -errno;
     if (rc == 0 && fsync(dfd) != 0) rc = -errno;
