@@ -207,16 +207,25 @@ int aws_image_build_body(const aws_image_req_t *req, buf_t *out, int *ow, int *o
 
 /* ---- one InvokeModel call ---- */
 
-typedef struct {
+typedef struct img img_t;
+/* For the fallback chain: the answer's body as it came (the callee owns raw), parsed later on
+ * the threadpool instead of on the loop. */
+typedef void (*img_raw_cb)(void *arg, const aws_error_t *err, char *raw, size_t raw_len,
+                           const img_t *im);
+
+struct img {
     aws_client_t *c;
     aws_image_family_t fam;
     aws_image_cb cb;
+    img_raw_cb raw_cb; /* set instead of cb: validate keeps the body, parsing is the caller's */
     void *arg;
     char model[128];
     int w, h, attempts;
     uint8_t *png;
     size_t png_len;
-} img_t;
+    char *raw;
+    size_t raw_len;
+};
 
 static void img_attempt_begin(void *ud, int attempt)
 {
@@ -230,21 +239,23 @@ static int img_filtered(aws_error_t *err, const char *why)
     return AWS_VALIDATE_FATAL;
 }
 
-static int img_validate(void *ud, const net_response_t *res, aws_error_t *err)
+/* Parses an InvokeModel answer of family fam into the decoded PNG (*png, malloc'd). A 2 MB
+ * JSON document and its base64: CPU work, so the fallback chain runs it on the threadpool.
+ * Returns AWS_VALIDATE_OK or AWS_VALIDATE_FATAL with *err set. Thread-safe. */
+static int img_parse(aws_image_family_t fam, const char *body, size_t len, uint8_t **png,
+                     size_t *png_len, aws_error_t *err)
 {
-    img_t *im = ud;
     arena_t a;
     arena_init(&a);
     char perr[128];
-    yajl_val doc = json_parse(&a, res->body->data ? res->body->data : "", res->body->len, 16, perr,
-                              sizeof perr);
+    yajl_val doc = json_parse(&a, body ? body : "", len, 16, perr, sizeof perr);
     const char *b64 = NULL;
     int rc = AWS_VALIDATE_OK;
     if (!doc) {
         aws__error_set(err, AWS_ERR_BAD_RESPONSE, NULL, "InvokeModel answer not understood: %s",
                        perr);
         rc = AWS_VALIDATE_FATAL;
-    } else if (im->fam == AWS_IMAGE_FAMILY_TITAN) {
+    } else if (fam == AWS_IMAGE_FAMILY_TITAN) {
         const char *e = json_get_str(doc, "error");
         yajl_val imgs = json_get(doc, "images");
         if (e)
@@ -252,7 +263,7 @@ static int img_validate(void *ud, const net_response_t *res, aws_error_t *err)
         else if (YAJL_IS_ARRAY(imgs) && imgs->u.array.len > 0 &&
                  YAJL_IS_STRING(imgs->u.array.values[0]))
             b64 = YAJL_GET_STRING(imgs->u.array.values[0]);
-    } else if (im->fam == AWS_IMAGE_FAMILY_SDXL) {
+    } else if (fam == AWS_IMAGE_FAMILY_SDXL) {
         yajl_val arts = json_get(doc, "artifacts");
         yajl_val a0 = YAJL_IS_ARRAY(arts) && arts->u.array.len ? arts->u.array.values[0] : NULL;
         const char *fr = a0 ? json_get_str(a0, "finishReason") : NULL;
@@ -274,7 +285,7 @@ static int img_validate(void *ud, const net_response_t *res, aws_error_t *err)
             b64 = YAJL_GET_STRING(imgs->u.array.values[0]);
     }
     if (rc == AWS_VALIDATE_OK) {
-        if (!b64 || aws__b64_decode(b64, strlen(b64), &im->png, &im->png_len) || !im->png_len) {
+        if (!b64 || aws__b64_decode(b64, strlen(b64), png, png_len) || !*png_len) {
             aws__error_set(err, AWS_ERR_BAD_RESPONSE, NULL, "InvokeModel answer has no image");
             rc = AWS_VALIDATE_FATAL;
         }
@@ -283,12 +294,34 @@ static int img_validate(void *ud, const net_response_t *res, aws_error_t *err)
     return rc;
 }
 
+static int img_validate(void *ud, const net_response_t *res, aws_error_t *err)
+{
+    img_t *im = ud;
+    const char *body = res->body->data ? res->body->data : "";
+    if (im->raw_cb) {
+        /* Kept as it came (one copy, no parsing here on the loop). */
+        im->raw = malloc(res->body->len + 1);
+        if (!im->raw) {
+            aws__error_set(err, AWS_ERR_INTERNAL, NULL, "out of memory");
+            return AWS_VALIDATE_FATAL;
+        }
+        memcpy(im->raw, body, res->body->len);
+        im->raw_len = res->body->len;
+        return AWS_VALIDATE_OK;
+    }
+    return img_parse(im->fam, body, res->body->len, &im->png, &im->png_len, err);
+}
+
 static void img_finish(void *ud, const aws_error_t *err)
 {
     img_t *im = ud;
     if (err && (err->code == AWS_ERR_NOT_FOUND || err->code == AWS_ERR_END_OF_LIFE))
         aws__mark_model_dead(im->c, im->model, err);
-    if (err) {
+    if (im->raw_cb) {
+        char *raw = err ? NULL : im->raw;
+        im->raw = NULL;
+        im->raw_cb(im->arg, err, raw, raw ? im->raw_len : 0, im);
+    } else if (err) {
         im->cb(im->arg, err, NULL);
     } else {
         aws_image_res_t r;
@@ -304,6 +337,7 @@ static void img_finish(void *ud, const aws_error_t *err)
         free(r.png);
     }
     free(im->png);
+    free(im->raw);
     free(im);
 }
 
@@ -313,10 +347,11 @@ static const aws_call_ops_t img_ops = {
     .finish = img_finish,
 };
 
-int aws_image_generate(aws_client_t *c, const aws_image_req_t *req, aws_image_cb cb, void *arg,
-                       aws_call_t **out)
+static int img_submit(aws_client_t *c, const aws_image_req_t *req, aws_image_cb cb,
+                      img_raw_cb raw_cb, void *arg, aws_call_t **out)
 {
-    if (!c || !req || !cb || !req->model_id || strlen(req->model_id) >= 128) return -EINVAL;
+    if (!c || !req || !(cb || raw_cb) || !req->model_id || strlen(req->model_id) >= 128)
+        return -EINVAL;
     buf_t body;
     buf_init(&body, 1024 * 1024);
     int w = 0, h = 0;
@@ -336,6 +371,7 @@ int aws_image_generate(aws_client_t *c, const aws_image_req_t *req, aws_image_cb
     im->c = c;
     im->fam = aws_image_family(req->model_id);
     im->cb = cb;
+    im->raw_cb = raw_cb;
     im->arg = arg;
     im->w = w;
     im->h = h;
@@ -358,6 +394,12 @@ int aws_image_generate(aws_client_t *c, const aws_image_req_t *req, aws_image_cb
     free(path);
     if (rc) free(im);
     return rc;
+}
+
+int aws_image_generate(aws_client_t *c, const aws_image_req_t *req, aws_image_cb cb, void *arg,
+                       aws_call_t **out)
+{
+    return cb ? img_submit(c, req, cb, NULL, arg, out) : -EINVAL;
 }
 
 /* ---- fallback chain ---- */
@@ -415,6 +457,68 @@ static void chain_result(void *arg, const aws_error_t *err, aws_image_res_t *res
     chain_step(ch);
 }
 
+/* The answer of one model, parsed and decoded on the threadpool. */
+typedef struct {
+    uv_work_t w;
+    aws_image_chain_t *ch;
+    aws_image_family_t fam;
+    char *raw;
+    size_t raw_len;
+    int vrc;
+    aws_error_t err;
+    aws_image_res_t res;
+} chain_parse_t;
+
+static void chain_parse_work(uv_work_t *w)
+{
+    chain_parse_t *p = w->data;
+    p->vrc = img_parse(p->fam, p->raw, p->raw_len, &p->res.png, &p->res.png_len, &p->err);
+}
+
+static void chain_parse_done(uv_work_t *w, int status)
+{
+    chain_parse_t *p = w->data;
+    aws_image_chain_t *ch = p->ch;
+    free(p->raw);
+    if (status != 0 && p->vrc == AWS_VALIDATE_OK && !p->res.png)
+        aws__error_set(&p->err, AWS_ERR_INTERNAL, NULL, "the answer could not be parsed");
+    if (ch->cancelled || ch->c->closing) {
+        p->vrc = AWS_VALIDATE_FATAL;
+        aws__error_set(&p->err, AWS_ERR_CANCELLED, NULL, "cancelled");
+    }
+    bool ok = p->vrc == AWS_VALIDATE_OK && p->res.png;
+    chain_result(ch, ok ? NULL : &p->err, ok ? &p->res : NULL);
+    free(p->res.png); /* unless the callback took it */
+    free(p);
+}
+
+static void chain_raw(void *arg, const aws_error_t *err, char *raw, size_t raw_len, const img_t *im)
+{
+    aws_image_chain_t *ch = arg;
+    ch->call = NULL;
+    chain_parse_t *p = err ? NULL : calloc(1, sizeof *p);
+    if (!p) {
+        aws_error_t oom;
+        if (!err) aws__error_set(&oom, AWS_ERR_INTERNAL, NULL, "out of memory");
+        free(raw);
+        chain_result(ch, err ? err : &oom, NULL);
+        return;
+    }
+    p->ch = ch;
+    p->fam = im->fam;
+    p->raw = raw;
+    p->raw_len = raw_len;
+    snprintf(p->res.model_id, sizeof p->res.model_id, "%s", im->model);
+    p->res.width = im->w;
+    p->res.height = im->h;
+    p->res.attempts = im->attempts;
+    p->w.data = p;
+    if (uv_queue_work(ch->c->loop, &p->w, chain_parse_work, chain_parse_done) != 0) {
+        chain_parse_work(&p->w); /* cannot happen with a live loop; parse here rather than fail */
+        chain_parse_done(&p->w, 0);
+    }
+}
+
 static void chain_step(void *arg)
 {
     aws_image_chain_t *ch = arg;
@@ -422,7 +526,7 @@ static void chain_step(void *arg)
         const char *m = ch->models[ch->next++];
         if (aws_image_model_is_dead(ch->c, m)) continue;
         ch->req.model_id = m;
-        int rc = aws_image_generate(ch->c, &ch->req, chain_result, ch, &ch->call);
+        int rc = img_submit(ch->c, &ch->req, NULL, chain_raw, ch, &ch->call);
         if (rc == 0) return;
         aws__error_set(&ch->last, AWS_ERR_VALIDATION, NULL, "cannot call %s: %s", m, strerror(-rc));
         ch->have_last = true;
