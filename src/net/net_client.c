@@ -104,6 +104,17 @@ static void net__action(net_client_t *c, curl_socket_t fd, int flags)
     net__drain(c);
 }
 
+void net__resume_send(net_request_t *req)
+{
+    net_client_t *c = req->client;
+    if (!c || !req->in_multi || req->state != NET__RUNNING) return;
+    /* Unpausing may run curl callbacks at once: count it as being inside curl, like an action. */
+    c->depth++;
+    curl_easy_pause(req->easy, CURLPAUSE_CONT);
+    c->depth--;
+    net__drain(c);
+}
+
 static void net__poll_cb(uv_poll_t *h, int status, int events)
 {
     net__sock_t *s = h->data;

@@ -28,6 +28,7 @@ struct net_request {
     size_t body_len;
     int body_fd;
     uint64_t file_off, file_len, file_pos;
+    struct net__reader *reader; /* read-ahead of the file body on the threadpool (net_request.c) */
 
     long timeout_ms, low_speed_limit, low_speed_time;
     bool low_speed_set;
@@ -88,7 +89,11 @@ int net__easy_setup(net_request_t *req);
 int net__map_curl(net_request_t *req, CURLcode rc);
 void net__headers_clear(net_headers_t *h);
 
+void net__reader_detach(net_request_t *req);
+
 /* net_client.c */
 void net__complete(net_request_t *req, int status);
+/* Resumes a transfer whose read callback paused it to wait for file bytes. */
+void net__resume_send(net_request_t *req);
 
 #endif

@@ -90,6 +90,7 @@ void net_request_free(net_request_t *req)
     free(req->method);
     free(req->url);
     free(req->body);
+    net__reader_detach(req);
     if (req->body_fd >= 0) close(req->body_fd);
     net__headers_clear(&req->headers);
     buf_free(&req->body_buf);
@@ -129,6 +130,7 @@ static void net__body_reset(net_request_t *req)
     free(req->body);
     req->body = NULL;
     req->body_len = 0;
+    net__reader_detach(req);
     if (req->body_fd >= 0) close(req->body_fd);
     req->body_fd = -1;
     req->has_body = false;
@@ -325,6 +327,84 @@ static size_t net__write_cb(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* A file body is read ahead in pieces on the threadpool, never on the loop: curl's read callback
+ * hands out what the last read brought and, when that is used up, starts the next read and pauses
+ * the transfer until it completes (net__resume_send). The reader outlives its request when the
+ * request ends with a read still in flight: it then owns the descriptor and frees itself. */
+enum { NET__READ_AHEAD = 64 * 1024 };
+
+typedef struct net__reader {
+    uv_fs_t fs;
+    net_request_t *req; /* NULL once the request is gone */
+    int orphan_fd;      /* the descriptor to close when orphaned mid-read, else -1 */
+    bool in_flight;
+    int error;         /* errno-style failure of the last read, or 0 */
+    size_t have, used; /* bytes in buf, of which handed to curl */
+    uint64_t next;     /* offset (from file_off) of the next read */
+    char buf[NET__READ_AHEAD];
+} net__reader_t;
+
+void net__reader_detach(net_request_t *req)
+{
+    net__reader_t *r = req->reader;
+    if (!r) return;
+    req->reader = NULL;
+    if (r->in_flight) {
+        r->req = NULL; /* the completion frees it and closes the descriptor */
+        r->orphan_fd = req->body_fd;
+        req->body_fd = -1;
+        return;
+    }
+    free(r);
+}
+
+static void net__reader_done(uv_fs_t *fs)
+{
+    net__reader_t *r = fs->data;
+    ssize_t n = fs->result;
+    uv_fs_req_cleanup(fs);
+    r->in_flight = false;
+    net_request_t *req = r->req;
+    if (!req) {
+        if (r->orphan_fd >= 0) close(r->orphan_fd);
+        free(r);
+        return;
+    }
+    if (n < 0)
+        r->error = (int)n;
+    else if (n == 0)
+        r->error = -EIO; /* the file shrank below the announced length */
+    else {
+        r->have = (size_t)n;
+        r->used = 0;
+        r->next += (uint64_t)n;
+    }
+    net__resume_send(req);
+}
+
+static int net__reader_start(net_request_t *req)
+{
+    net__reader_t *r = req->reader;
+    if (!r) {
+        r = req->reader = malloc(sizeof *r);
+        if (!r) return -ENOMEM;
+        r->req = req;
+        r->orphan_fd = -1;
+        r->in_flight = false;
+        r->error = 0;
+        r->have = r->used = 0;
+        r->next = req->file_pos;
+    }
+    uint64_t left = req->file_len - r->next;
+    size_t want = left < sizeof r->buf ? (size_t)left : sizeof r->buf;
+    uv_buf_t b = uv_buf_init(r->buf, (unsigned)want);
+    r->fs.data = r;
+    int rc = uv_fs_read(req->client->loop, &r->fs, req->body_fd, &b, 1,
+                        (int64_t)(req->file_off + r->next), net__reader_done);
+    if (rc == 0) r->in_flight = true;
+    return rc;
+}
+
 static size_t net__read_cb(char *dst, size_t size, size_t n, void *ud)
 {
     net_request_t *req = ud;
@@ -332,16 +412,25 @@ static size_t net__read_cb(char *dst, size_t size, size_t n, void *ud)
     uint64_t left = req->file_len - req->file_pos;
     if (want > left) want = (size_t)left;
     if (want == 0) return 0;
-    ssize_t r;
-    do {
-        r = pread(req->body_fd, dst, want, (off_t)(req->file_off + req->file_pos));
-    } while (r < 0 && errno == EINTR);
-    if (r <= 0) { /* error, or the file shrank below the announced length */
+    net__reader_t *r = req->reader;
+    if (r && r->error) {
         req->fail = NET_E_IO;
         return CURL_READFUNC_ABORT;
     }
-    req->file_pos += (uint64_t)r;
-    return (size_t)r;
+    if (r && r->used < r->have) {
+        size_t k = r->have - r->used;
+        if (k > want) k = want;
+        memcpy(dst, r->buf + r->used, k);
+        r->used += k;
+        req->file_pos += k;
+        return k;
+    }
+    if (r && r->in_flight) return CURL_READFUNC_PAUSE;
+    if (net__reader_start(req) != 0) {
+        req->fail = NET_E_IO;
+        return CURL_READFUNC_ABORT;
+    }
+    return CURL_READFUNC_PAUSE;
 }
 
 int net__map_curl(net_request_t *req, CURLcode rc)

@@ -429,6 +429,56 @@ TEST(put_body_streamed_from_file)
     tx_free(&t);
 }
 
+static void on_cancel_any(uv_timer_t *tm)
+{
+    tx_t *t = tm->data;
+    if (!t->done) net_request_cancel(t->req);
+}
+
+/* A file body that ends early fails with NET_E_IO; one cancelled at any moment of its upload
+ * (also while a read is in flight on the threadpool) finishes once and leaks nothing. */
+TEST(file_body_short_and_cancelled)
+{
+    fx_t f;
+    fx_init(&f, NULL);
+    char path[300];
+    snprintf(path, sizeof path, "%s/short.bin", g_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ASSERT(fd >= 0);
+    size_t n = 3u << 20;
+    char *data = calloc(1, n);
+    ASSERT_EQ(write(fd, data, n), (long long)n);
+    free(data);
+
+    tx_t t;
+    tx_init(&t);
+    net_request_t *r = start(&f, &t, "PUT", url("/echo?summary=1"));
+    ASSERT_EQ(net_request_set_body_file(r, fd, 0, n + 5000), 0); /* announces more than exists */
+    go(&f, &t, r);
+    fx_wait(&f, &t.done, 1, 15000);
+    ASSERT_EQ(t.status, NET_E_IO);
+    tx_free(&t);
+
+    uv_timer_t tm;
+    uv_timer_init(&f.loop, &tm);
+    for (int delay = 0; delay < 12; delay += 2) {
+        tx_init(&t);
+        r = start(&f, &t, "PUT", url("/echo?summary=1"));
+        ASSERT_EQ(net_request_set_body_file(r, fd, 0, n), 0);
+        go(&f, &t, r);
+        tm.data = &t;
+        uv_timer_start(&tm, on_cancel_any, (uint64_t)delay, 0);
+        fx_wait(&f, &t.done, 1, 15000);
+        ASSERT_EQ(t.done, 1);
+        ASSERT(t.status == NET_E_CANCELLED || t.status == 0);
+        tx_free(&t);
+    }
+    uv_close((uv_handle_t *)&tm, NULL);
+    close(fd);
+    unlink(path);
+    fx_close(&f);
+}
+
 TEST(streaming_is_incremental)
 {
     fx_t f;
@@ -895,6 +945,7 @@ TEST(openai_stream_via_fake_server)
 TEST_MAIN({"get_and_head_buffered", get_and_head_buffered},
           {"post_memory_body_no_expect", post_memory_body_no_expect},
           {"put_body_streamed_from_file", put_body_streamed_from_file},
+          {"file_body_short_and_cancelled", file_body_short_and_cancelled},
           {"streaming_is_incremental", streaming_is_incremental},
           {"connection_reuse", connection_reuse}, {"timeouts", timeouts}, {"size_cap", size_cap},
           {"transport_errors", transport_errors},
