@@ -1,7 +1,8 @@
-/* account_password: changing the password (the current one is required, and every other
- * signed-in device is signed out) and the reset flow: a request always gets the same answer and
- * the link goes through the mailer; the token in it is single-use, expires, and only its hash
- * is stored. */
+/* account_password: changing the password (the current one is required, throttled like
+ * sign-in, and every other signed-in device is signed out) and the reset flow: a request always
+ * gets the same answer and the link goes through the mailer; the token in it is single-use,
+ * expires, and only its hash is stored. The link's base comes from the configuration, never from
+ * the request (mailer_base_url). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,13 @@ static yajl_val pw__body(http_req_t *req)
         return NULL;
     }
     return body;
+}
+
+/* A full password hashing queue (password.h) or a failed allocation: both pass in a moment. */
+static void pw__busy(http_req_t *req, const char *detail)
+{
+    http_res_header(req, "Retry-After", "1");
+    http_respond_error(req, 503, "unavailable", detail);
 }
 
 /* ---- change password ------------------------------------------------------------------------ */
@@ -78,7 +86,7 @@ static void change__verified(http_req_t *req, void *ctx, bool ok)
     api_password_params(app->cfg, &pp);
     if (password_hash_async(app->loop, &pp, c->new_password, strlen(c->new_password),
                             change__hashed, c) != 0)
-        http_respond_error(req, 503, "unavailable", "cannot queue password hashing");
+        pw__busy(req, "cannot queue password hashing");
 }
 
 static void change__authed(http_req_t *req, const api_user_t *user)
@@ -126,7 +134,6 @@ typedef struct {
     app_t *app;
     int64_t user_id;
     char *email;
-    char *base;
     char key[API_TOKEN_KEY_LEN + 1];
     char hash[67];
 } reset__job_t;
@@ -135,7 +142,6 @@ static void reset__job_free(reset__job_t *j)
 {
     crypto_wipe(j->key, sizeof j->key);
     free(j->email);
-    free(j->base);
     free(j);
 }
 
@@ -155,15 +161,23 @@ static void reset__stored(db_result_t *res, void *arg)
     }
     j->user_id = strtoll(uid, NULL, 10);
     const char *to = db_result_get(res, 0, 1);
-    const mailer_t *m = mailer_find(j->app->cfg->mail);
+    const config_t *cfg = j->app->cfg;
+    const mailer_t *m = mailer_find(cfg->mail);
+    /* Never from the request that asked for the reset (see mailer_base_url). */
+    char base[384];
+    if (mailer_base_url(cfg->public_url, cfg->listen, base, sizeof base) != 0) {
+        log_error("accounts", "NOVA_PUBLIC_URL is too long for mail links: reset mail not sent");
+        reset__job_free(j);
+        return;
+    }
     char link[512];
-    snprintf(link, sizeof link, "%s/auth/reset-pass?token=%s", j->base, j->key);
+    snprintf(link, sizeof link, "%s/auth/reset-pass?token=%s", base, j->key);
     char text[1024];
     snprintf(text, sizeof text,
              "Someone asked to reset the password of your Nova Storyteller account.\n"
              "Open this link within %lld minutes to choose a new one:\n%s\n"
              "If it was not you, ignore this message.\n",
-             (long long)j->app->cfg->password_reset_ttl_min, link);
+             (long long)cfg->password_reset_ttl_min, link);
     mailer_msg_t msg = {.user_id = j->user_id,
                         .to = to,
                         .subject = "Reset your password",
@@ -200,11 +214,10 @@ void api_password_reset(http_req_t *req)
     if (j) {
         j->app = app;
         j->email = strdup(email);
-        j->base = strdup(api_base_url(req));
     }
-    if (!j || !j->email || !j->base || api_token_new(j->key, j->hash) != 0) {
+    if (!j || !j->email || api_token_new(j->key, j->hash) != 0) {
         if (j) reset__job_free(j);
-        http_respond_error(req, 503, "unavailable", "out of memory");
+        pw__busy(req, "out of memory");
         return;
     }
     /* Only active accounts get a link; older unused links of the account stay valid until they
@@ -297,7 +310,7 @@ static void confirm__looked_up(db_result_t *res, void *arg)
     api_password_params(app->cfg, &pp);
     if (password_hash_async(app->loop, &pp, c->new_password, strlen(c->new_password),
                             confirm__hashed, c) != 0)
-        http_respond_error(req, 503, "unavailable", "cannot queue password hashing");
+        pw__busy(req, "cannot queue password hashing");
 }
 
 void api_password_reset_confirm(http_req_t *req)

@@ -35,6 +35,13 @@ static yajl_val accounts__body(http_req_t *req)
     return body;
 }
 
+/* The password hashing queue is full (password.h): a moment later it will not be. */
+static void accounts__busy(http_req_t *req, const char *detail)
+{
+    http_res_header(req, "Retry-After", "1");
+    http_respond_error(req, 503, "unavailable", detail);
+}
+
 /* ---- register ---------------------------------------------------------------------------- */
 
 typedef struct {
@@ -144,7 +151,7 @@ static void register__checked(db_result_t *res, void *arg)
     int rc =
         password_hash_async(app->loop, &pp, c->password, strlen(c->password), register__hashed, c);
     crypto_wipe((char *)c->password, strlen(c->password));
-    if (rc != 0) http_respond_error(req, 503, "unavailable", "cannot queue password hashing");
+    if (rc != 0) accounts__busy(req, "cannot queue password hashing");
 }
 
 void api_register(http_req_t *req)
@@ -206,7 +213,8 @@ typedef struct {
     throttle_keys_t keys;
     api_user_t user;
     bool found;
-    bool rehash; /* the stored hash used other parameters than the configured ones */
+    const char *phc; /* the stored hash (arena), NULL when there is no such account */
+    bool rehash;     /* the stored hash used other parameters than the configured ones */
     const char *new_password;
     char key[API_TOKEN_KEY_LEN + 1];
     char hash[67];
@@ -274,13 +282,6 @@ static void login__token_made(db_result_t *res, void *arg)
     login__respond_ok(c->req, c);
 }
 
-static void login__failure_recorded(db_result_t *res, void *arg)
-{
-    login__ctx_t *c = arg;
-    if (api_db_failed(c->req, res)) return;
-    api_respond_error_only(c->req, 401, "Invalid email or password");
-}
-
 static void login__verified(int status, void *arg)
 {
     login__ctx_t *c = arg;
@@ -292,17 +293,20 @@ static void login__verified(int status, void *arg)
     }
     if (status != 0 && status != -EACCES) {
         log_error("accounts", "password verification failed: %d", status);
+        throttle_undo(app->db, &c->keys);
         http_respond_error(req, 500, "internal_error", "password verification failed");
         return;
     }
     if (status == -EACCES || !c->found) {
-        /* Unknown account and wrong password take the same path from here on. */
-        if (throttle_fail(app->db, &c->keys, login__failure_recorded, c) != 0)
-            api_db_unavailable(req);
+        /* Unknown account and wrong password take the same path: the attempt was counted as a
+         * failure before the hash ran, so nothing is left to record. */
+        api_respond_error_only(req, 401, "Invalid email or password");
         return;
     }
-    /* The password is right, so saying the account is disabled reveals nothing new. */
+    /* The password is right, so saying the account is disabled reveals nothing new. It is not
+     * a failed guess, so it does not count either. */
     if (!c->user.is_active) {
+        throttle_undo(app->db, &c->keys);
         api_respond_error_only(req, 401, "User account is disabled");
         return;
     }
@@ -322,47 +326,62 @@ static void login__verified(int status, void *arg)
     if (db_query(app->db, sql, 3, params, login__token_made, c, NULL) != 0) api_db_unavailable(req);
 }
 
+static void login__wipe(login__ctx_t *c)
+{
+    crypto_wipe((char *)c->password, strlen(c->password));
+}
+
+/* The attempt is counted (or refused) before any hashing, so parallel guesses cannot all pass
+ * a check that the slow hash has not yet updated (api/throttle.h). */
+static void login__counted(db_result_t *res, int retry, void *arg)
+{
+    login__ctx_t *c = arg;
+    http_req_t *req = c->req;
+    app_t *app = req->app;
+    /* Answering frees the request and c with it, so everything about c is done first. */
+    if (db_result_status(res) != DB_OK || retry > 0) {
+        login__wipe(c);
+        if (!api_db_failed(req, res)) throttle_respond(req, retry);
+        return;
+    }
+    password_params_t pp;
+    api_password_params(app->cfg, &pp);
+    if (c->phc && password_needs_rehash(&pp, c->phc)) {
+        c->rehash = true;
+        c->new_password = c->password; /* kept (and wiped) until the outcome is known */
+    }
+    /* phc == NULL (no such account) hashes against nothing with the same cost. */
+    int rc = password_verify_async(app->loop, &pp, c->phc, c->password, strlen(c->password),
+                                   login__verified, c);
+    if (rc != 0 || !c->rehash) login__wipe(c);
+    if (rc != 0) {
+        throttle_undo(app->db, &c->keys);
+        accounts__busy(req, "cannot queue password check");
+    }
+}
+
 static void login__found(db_result_t *res, void *arg)
 {
     login__ctx_t *c = arg;
     http_req_t *req = c->req;
     app_t *app = req->app;
-    if (api_db_failed(req, res)) return;
-    const char *phc = NULL;
-    if (db_result_nrows(res) == 1 && api_user_from_row(req, res, 0, &c->user) == 0) {
-        c->found = true;
-        phc = db_result_get_by_name(res, 0, "password_hash");
-    }
-    password_params_t pp;
-    api_password_params(app->cfg, &pp);
-    if (phc && password_needs_rehash(&pp, phc)) {
-        c->rehash = true;
-        c->new_password = c->password; /* kept (and wiped) until the outcome is known */
-    }
-    /* phc == NULL (no such account) hashes against nothing with the same cost. */
-    int rc = password_verify_async(app->loop, &pp, phc, c->password, strlen(c->password),
-                                   login__verified, c);
-    if (!c->rehash) crypto_wipe((char *)c->password, strlen(c->password));
-    if (rc != 0) http_respond_error(req, 503, "unavailable", "cannot queue password check");
-}
-
-static void login__throttle_checked(db_result_t *res, int retry, void *arg)
-{
-    login__ctx_t *c = arg;
-    http_req_t *req = c->req;
-    app_t *app = req->app;
-    if (api_db_failed(req, res)) return;
-    if (retry > 0) {
-        throttle_respond(req, retry);
+    if (db_result_status(res) != DB_OK) {
+        login__wipe(c);
+        api_db_failed(req, res);
         return;
     }
-    static const char by_email[] = "SELECT " API_USER_COLS ", u.password_hash FROM users u "
-                                   "WHERE lower(u.email) = lower($1)";
-    static const char by_name[] = "SELECT " API_USER_COLS ", u.password_hash FROM users u "
-                                  "WHERE lower(u.username) = lower($1)";
-    const char *params[1] = {c->login};
-    if (db_query(app->db, c->by_email ? by_email : by_name, 1, params, login__found, c, NULL) != 0)
+    if (db_result_nrows(res) == 1 && api_user_from_row(req, res, 0, &c->user) == 0) {
+        c->found = true;
+        const char *phc = db_result_get_by_name(res, 0, "password_hash");
+        c->phc = phc ? arena_strdup(&req->arena, phc) : NULL;
+        /* Counted by account, not by the name used: signing in by email and by username (and
+         * the signed-in password checks) share one counter. */
+        throttle_keys_user(&c->keys, c->user.id);
+    }
+    if (throttle_attempt(app->db, &c->keys, login__counted, c, NULL) != 0) {
+        login__wipe(c);
         api_db_unavailable(req);
+    }
 }
 
 void api_login(http_req_t *req)
@@ -395,7 +414,12 @@ void api_login(http_req_t *req)
         return;
     }
     throttle_keys(req, c->login, &c->keys);
-    if (throttle_check(app->db, &c->keys, login__throttle_checked, c, NULL) != 0)
+    static const char by_email[] = "SELECT " API_USER_COLS ", u.password_hash FROM users u "
+                                   "WHERE lower(u.email) = lower($1)";
+    static const char by_name[] = "SELECT " API_USER_COLS ", u.password_hash FROM users u "
+                                  "WHERE lower(u.username) = lower($1)";
+    const char *params[1] = {c->login};
+    if (db_query(app->db, c->by_email ? by_email : by_name, 1, params, login__found, c, NULL) != 0)
         api_db_unavailable(req);
 }
 
@@ -454,44 +478,40 @@ typedef struct {
     void *ctx;
 } verify__ctx_t;
 
-static void verify__failure_recorded(db_result_t *res, void *arg)
-{
-    verify__ctx_t *v = arg;
-    if (api_db_failed(v->req, res)) return;
-    v->done(v->req, v->ctx, false);
-}
-
 static void verify__checked(int status, void *arg)
 {
     verify__ctx_t *v = arg;
     app_t *app = v->req->app;
     if (status != 0 && status != -EACCES) {
+        throttle_undo(app->db, &v->keys);
         http_respond_error(v->req, 500, "internal_error", "password verification failed");
         return;
     }
-    if (status == 0) {
-        throttle_success(app->db, &v->keys);
-        v->done(v->req, v->ctx, true);
-        return;
-    }
-    if (throttle_fail(app->db, &v->keys, verify__failure_recorded, v) != 0)
-        api_db_unavailable(v->req);
+    /* A wrong password was counted before the hash ran. */
+    if (status == 0) throttle_success(app->db, &v->keys);
+    v->done(v->req, v->ctx, status == 0);
 }
 
 static void verify__fetched(db_result_t *res, void *arg)
 {
     verify__ctx_t *v = arg;
     app_t *app = v->req->app;
-    if (api_db_failed(v->req, res)) return;
+    if (db_result_status(res) != DB_OK) {
+        throttle_undo(app->db, &v->keys); /* before answering, which frees v */
+        api_db_failed(v->req, res);
+        return;
+    }
     const char *phc = db_result_nrows(res) == 1 ? db_result_get(res, 0, 0) : NULL;
     password_params_t pp;
     api_password_params(app->cfg, &pp);
     if (password_verify_async(app->loop, &pp, phc, v->password, strlen(v->password),
-                              verify__checked, v) != 0)
-        http_respond_error(v->req, 503, "unavailable", "cannot queue password check");
+                              verify__checked, v) != 0) {
+        throttle_undo(app->db, &v->keys);
+        accounts__busy(v->req, "cannot queue password check");
+    }
 }
 
-static void verify__throttled(db_result_t *res, int retry, void *arg)
+static void verify__counted(db_result_t *res, int retry, void *arg)
 {
     verify__ctx_t *v = arg;
     app_t *app = v->req->app;
@@ -504,8 +524,10 @@ static void verify__throttled(db_result_t *res, int retry, void *arg)
     snprintf(id, sizeof id, "%lld", (long long)v->user_id);
     const char *params[1] = {id};
     if (db_query(app->db, "SELECT password_hash FROM users WHERE id = $1", 1, params,
-                 verify__fetched, v, NULL) != 0)
+                 verify__fetched, v, NULL) != 0) {
+        throttle_undo(app->db, &v->keys);
         api_db_unavailable(v->req);
+    }
 }
 
 void api_verify_user_password(http_req_t *req, const api_user_t *user, const char *password,
@@ -518,8 +540,11 @@ void api_verify_user_password(http_req_t *req, const api_user_t *user, const cha
     v->password = password;
     v->done = done;
     v->ctx = ctx;
+    /* The same counters as sign-in: a stolen session must not give an attacker more guesses
+     * at the password than the sign-in form would. */
     throttle_keys(req, user->email, &v->keys);
-    if (throttle_check(app->db, &v->keys, verify__throttled, v, NULL) != 0) api_db_unavailable(req);
+    throttle_keys_user(&v->keys, user->id);
+    if (throttle_attempt(app->db, &v->keys, verify__counted, v, NULL) != 0) api_db_unavailable(req);
 }
 
 /* ---- unlock screen -------------------------------------------------------------------------- */

@@ -168,6 +168,9 @@ void api_password_params(const config_t *cfg, password_params_t *p)
     if (p->memory_kib < 8 * p->parallelism) p->memory_kib = 8 * p->parallelism;
 }
 
+/* For links answered to the request that produced them (avatar URLs, pagination), where a forged
+ * Host only misleads the forger. Links that reach anyone else, such as mail, never come from here
+ * (mailer_base_url). */
 const char *api_base_url(http_req_t *req)
 {
     app_t *app = req->app;

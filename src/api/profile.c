@@ -179,6 +179,7 @@ static int profile__parse_multipart(http_req_t *req, const char *ctype, profile_
     multipart_limits_t lim = {.max_parts = 16};
     multipart_parser_t *mp = multipart_parser_new(boundary, &lim, &cbs, &m);
     if (!mp) {
+        http_res_header(req, "Retry-After", "1");
         http_respond_error(req, 503, "unavailable", "out of memory");
         return -1;
     }

@@ -47,7 +47,9 @@ static const config__entry_t config__table[] = {
     CS("NOVA_CORS_ORIGINS", cors_origins, "",
        "Origins allowed by CORS, comma-separated and exact (e.g. http://localhost:3000)."),
     CS("NOVA_PUBLIC_URL", public_url, "",
-       "Public base URL for absolute links (default: from the request's Host header)."),
+       "Public base URL for absolute links. Mail links (password reset) use only this, or the "
+       "first NOVA_LISTEN address when empty, never a request header; other links fall back to "
+       "the request's Host header."),
     CS("NOVA_WEB_DIR", web_dir, "",
        "Folder of the browser app served at / and /assets/ (default: the built-in src/web)."),
     CI("NOVA_MAX_HEADER_BYTES", max_header_bytes, "16384", 1024, 1048576,

@@ -1,7 +1,8 @@
 """Accounts and authentication through the real server and PostgreSQL: registration (including
 the reference frontend's sign-up payload), login, tokens (expiry, sliding, revocation), profiles
-and avatars, password change and reset, unlock screen, staff user administration, throttling,
-constant-time login failures, and hashing that never stalls the event loop."""
+and avatars, password change and reset (mail links never come from the Host header), unlock screen,
+staff user administration, throttling (parallel guesses included), constant-time login failures,
+and hashing that never stalls the event loop."""
 import http.client
 import io
 import json
@@ -78,6 +79,44 @@ def login_from(srv, source_ip, body):
         conn.close()
 
 
+def post_from(srv, source_ip, path, body, headers=None, barrier=None):
+    """POST path from another loopback address (127.0.0.x). With a barrier, the connection is
+    opened first and the request goes out when every thread is ready, so the requests really
+    overlap on the server."""
+    conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60, source_address=(source_ip, 0))
+    try:
+        conn.connect()
+        if barrier is not None:
+            barrier.wait(timeout=60)
+        conn.request("POST", path, json.dumps(body), dict({"Content-Type": "application/json"}, **(headers or {})))
+        r = conn.getresponse()
+        raw = r.read()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), json.loads(raw) if raw else None
+    finally:
+        conn.close()
+
+
+def in_parallel(calls):
+    """Runs the calls (functions of a barrier) on one thread each, released together; returns
+    their results in order."""
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(i):
+        try:
+            results[i] = calls[i](barrier)
+        except Exception as e:  # reported by the caller's assertions
+            barrier.abort()
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 def register(srv, **over):
     name = uniq()
     body = {"username": name, "email": name + "@Example.org", "password": PASSWORD, "confirm_password": PASSWORD,
@@ -91,6 +130,19 @@ def new_user(srv, **over):
     st, _, doc = register(srv, **over)
     assert st == 201, (st, doc)
     return doc
+
+
+def mail_link(test, srv, user_id, after=0):
+    """The whole link of the newest reset mail for the user that the log mailer wrote after line
+    `after` (the log mailer writes "mail to user <id>: <subject>: <link>")."""
+    deadline = time.time() + 10
+    pat = re.compile(r"mail to user %d: [^:]*: (\S*token=[A-Za-z0-9_-]{43})$" % user_id)
+    while time.time() < deadline:
+        found = [m.group(1) for line in srv.log_lines()[after:] for m in [pat.search(line.get("msg", ""))] if m]
+        if found:
+            return found[-1]
+        time.sleep(0.05)
+    test.fail("no reset mail for user %d in the log" % user_id)
 
 
 def make_staff(user_id, superuser=False):
@@ -169,10 +221,19 @@ class Accounts(unittest.TestCase):
         name = uniq()
         self.assertValidation(register(s, username=name, password=name, confirm_password=name), "password",
                               "similar")
+        # Equal to the email, whatever the case, is refused like equal to the username.
+        name = uniq()
+        email = name + "@example.org"
+        for pw in (email, email.upper()):
+            self.assertValidation(register(s, username=name, email=email, password=pw, confirm_password=pw),
+                                  "password", "similar")
+        self.assertEqual(psql("SELECT count(*) FROM users WHERE username = '%s'" % name), "0")
         self.assertValidation(register(s, confirm_password="different pw 1"), "confirm_password", "match")
         self.assertValidation(register(s, accept_terms=False), "accept_terms")
         self.assertValidation(register(s, accept_terms=None), "accept_terms", "required")
         self.assertValidation(register(s, first_name="x" * 151), "first_name")
+        self.assertValidation(register(s, last_name="x" * 151), "last_name", "no more than 150 characters")
+        self.assertEqual(register(s, last_name="x" * 150)[0], 201)
         self.assertValidation(register(s, username=123), "username", "string")
         st, _, doc = s.json("POST", "/api/register/", [1, 2])
         self.assertEqual(st, 400)
@@ -286,6 +347,10 @@ class Accounts(unittest.TestCase):
                               "contact_phone")
         self.assertValidation(self.srv.json("PATCH", "/api/profile/", {"business_name": 5}, auth(u["token"])),
                               "business_name")
+        self.assertValidation(self.srv.json("PATCH", "/api/profile/", {"last_name": "x" * 151}, auth(u["token"])),
+                              "last_name", "no more than 150 characters")
+        self.assertEqual(self.srv.json("GET", "/api/profile/", headers=auth(u["token"]))[2]["user_last_name"],
+                         "Lovelace")
         self.assertEqual(self.srv.json("GET", "/api/profile/")[0], 401)
         self.assertEqual(self.srv.json("PATCH", "/api/profile/", {"title": "x"})[0], 401)
 
@@ -359,15 +424,8 @@ class Accounts(unittest.TestCase):
         self.assertEqual(self.srv.json("POST", "/api/change-password/", {"current_password": new})[0], 401)
 
     def reset_link(self, user_id, after=0):
-        deadline = time.time() + 10
-        pat = re.compile(r"mail to user %d: .*token=([A-Za-z0-9_-]{43})" % user_id)
-        while time.time() < deadline:
-            found = [m.group(1) for line in self.srv.log_lines()[after:]
-                     for m in [pat.search(line.get("msg", ""))] if m]
-            if found:
-                return found[-1]
-            time.sleep(0.05)
-        self.fail("no reset mail for user %d in the log" % user_id)
+        """The token of the newest reset mail for the user logged after line `after`."""
+        return mail_link(self, self.srv, user_id, after).rsplit("token=", 1)[1]
 
     def test_password_reset_flow(self):
         u = new_user(self.srv)
@@ -385,6 +443,14 @@ class Accounts(unittest.TestCase):
         self.assertValidation(self.srv.json("POST", "/api/password-reset/confirm/",
                                             {"token": "A" * 43, "new_password": new}), "token", "Invalid")
         self.assertValidation(self.srv.json("POST", "/api/password-reset/confirm/", {"new_password": new}), "token")
+        # A confirmation that does not match is refused, and does not use up the token.
+        self.assertValidation(self.srv.json("POST", "/api/password-reset/confirm/",
+                                            {"token": token, "new_password": new, "confirm_password": new + "x"}),
+                              "confirm_password", "match")
+        # So is a new password equal to the account's email.
+        self.assertValidation(self.srv.json("POST", "/api/password-reset/confirm/",
+                                            {"token": token, "new_password": u["email"].upper()}),
+                              "new_password", "similar")
         st, _, doc = self.srv.json("POST", "/api/password-reset/confirm/", {"token": token, "new_password": new,
                                                                            "confirm_password": new})
         self.assertEqual((st, doc), (200, {"message": "Password has been reset successfully"}))
@@ -401,6 +467,23 @@ class Accounts(unittest.TestCase):
              "AND used_at IS NULL" % u["id"])
         self.assertValidation(self.srv.json("POST", "/api/password-reset/confirm/",
                                             {"token": token2, "new_password": "another one 9"}), "token")
+
+    def test_password_reset_link_ignores_the_host_header(self):
+        # Anyone can ask for a victim's reset: a link built from the request's Host would send the
+        # victim's token to the requester's host. Without NOVA_PUBLIC_URL the link is built from
+        # the configured listen address.
+        u = new_user(self.srv)
+        for host in ("evil.example", "evil.example:%d" % self.srv.port, "127.0.0.1.evil.example"):
+            mark = len(self.srv.log_lines())
+            st, _, _ = self.srv.json("POST", "/api/password-reset/", {"email": u["email"]}, {"Host": host})
+            self.assertEqual(st, 200)
+            link = mail_link(self, self.srv, u["id"], mark)
+            self.assertNotIn("evil", link)
+            self.assertTrue(link.startswith("http://127.0.0.1:%d/auth/reset-pass?token=" % self.srv.port), link)
+            # The link works.
+            token = link.rsplit("token=", 1)[1]
+            self.assertEqual(psql("SELECT count(*) FROM password_resets WHERE user_id = %d AND used_at IS NULL AND "
+                                  "token_hash = sha256(convert_to('%s', 'UTF8'))" % (u["id"], token)), "1")
 
     def test_unlock_screen(self):
         u = new_user(self.srv)
@@ -495,6 +578,146 @@ class Throttling(unittest.TestCase):
             # When the window is over, sign-in works again.
             psql("UPDATE login_failures SET window_start = now() - interval '61 seconds'")
             self.assertEqual(login_from(srv, "127.0.0.31", {"email": u["email"], "password": PASSWORD})[0], 200)
+
+
+@unittest.skipUnless(DB_URL, "NOVA_TEST_DATABASE_URL not set (run through tools/test)")
+class PublicUrlMailLinks(unittest.TestCase):
+    def test_reset_link_uses_the_public_url(self):
+        with Server(db=True, env=dict(FAST, NOVA_PUBLIC_URL="https://stories.example/app//")) as srv:
+            u = new_user(srv)
+            mark = len(srv.log_lines())
+            st, _, _ = srv.json("POST", "/api/password-reset/", {"email": u["email"]}, {"Host": "evil.example"})
+            self.assertEqual(st, 200)
+            link = mail_link(self, srv, u["id"], mark)
+            self.assertTrue(link.startswith("https://stories.example/app/auth/reset-pass?token="), link)
+
+    def test_reset_link_from_a_wildcard_listen_address(self):
+        srv = Server(db=True, env=FAST)
+        srv.env["NOVA_LISTEN"] = "0.0.0.0:%d" % srv.port
+        with srv:
+            u = new_user(srv)
+            mark = len(srv.log_lines())
+            srv.json("POST", "/api/password-reset/", {"email": u["email"]}, {"Host": "evil.example"})
+            link = mail_link(self, srv, u["id"], mark)
+            self.assertTrue(link.startswith("http://127.0.0.1:%d/auth/reset-pass?token=" % srv.port), link)
+
+
+@unittest.skipUnless(DB_URL, "NOVA_TEST_DATABASE_URL not set (run through tools/test)")
+class ParallelThrottling(unittest.TestCase):
+    """Guesses sent at the same moment: each attempt is counted before its password is hashed, so
+    however many overlap, at most NOVA_LOGIN_MAX_FAILURES of them get a password check. Real
+    (default) hashing cost, so the requests really overlap while passwords are being checked."""
+    LIMIT = 10  # NOVA_LOGIN_MAX_FAILURES (its default)
+    WINDOW = 300  # NOVA_LOGIN_WINDOW_S (its default)
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(db=True, env={"NOVA_LOGIN_MAX_FAILURES": cls.LIMIT, "NOVA_LOGIN_WINDOW_S": cls.WINDOW})
+        cls.srv.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.__exit__(None, None, None)
+
+    def setUp(self):
+        # This class's addresses only (127.0.0.1 is shared with the other test files).
+        psql("DELETE FROM login_failures WHERE key LIKE 'ip:127.0.%%' AND key <> 'ip:127.0.0.1'")
+
+    def tearDown(self):
+        psql("DELETE FROM login_failures WHERE key LIKE 'ip:127.0.%%' AND key <> 'ip:127.0.0.1'")
+
+    def assertThrottled(self, codes, results, allowed, refused_with):
+        """At most LIMIT answers are `allowed`, every other one is 429 with a Retry-After within the
+        window and the throttle body."""
+        for r in results:
+            self.assertNotIsInstance(r, Exception)
+        self.assertEqual(set(codes) - {allowed, 429}, set(), codes)
+        self.assertLessEqual(codes.count(allowed), self.LIMIT, codes)
+        self.assertGreaterEqual(codes.count(429), len(codes) - self.LIMIT, codes)
+        for st, hdrs, doc in results:
+            if st == 429:
+                self.assertTrue(1 <= int(hdrs["retry-after"]) <= self.WINDOW, hdrs)
+                self.assertEqual(doc["retry_after"], int(hdrs["retry-after"]))
+            else:
+                self.assertEqual(doc, refused_with)
+
+    def test_parallel_wrong_logins_for_one_account(self):
+        u = new_user(self.srv)
+        # Forty addresses, one guess each: only the account's counter can stop them.
+        calls = [lambda b, i=i: post_from(self.srv, "127.0.1.%d" % (10 + i), "/api/login/",
+                                          {"email": u["email"], "password": "guess number %d" % i}, barrier=b)
+                 for i in range(40)]
+        results = in_parallel(calls)
+        codes = [r[0] for r in results]
+        print("\n40 parallel wrong logins for one account: %d x 401, %d x 429" % (codes.count(401), codes.count(429)))
+        self.assertThrottled(codes, results, 401, {"error": "Invalid email or password"})
+        # The account is locked for the window: the right password from a fresh address is refused
+        # too, whether the account is named by its email or its username.
+        for body in ({"email": u["email"], "password": PASSWORD}, {"username": u["username"], "password": PASSWORD}):
+            st, hdrs, doc = post_from(self.srv, "127.0.1.99", "/api/login/", body)
+            self.assertEqual(st, 429, doc)
+            self.assertTrue(1 <= int(hdrs["retry-after"]) <= self.WINDOW, hdrs)
+
+    def test_parallel_wrong_logins_from_one_address(self):
+        # Forty unknown accounts from one address: only the address's counter can stop them.
+        calls = [lambda b, i=i: post_from(self.srv, "127.0.2.10", "/api/login/",
+                                          {"email": uniq() + "@example.org", "password": "guess number %d" % i},
+                                          barrier=b)
+                 for i in range(40)]
+        results = in_parallel(calls)
+        codes = [r[0] for r in results]
+        self.assertThrottled(codes, results, 401, {"error": "Invalid email or password"})
+        v = new_user(self.srv)
+        right = {"email": v["email"], "password": PASSWORD}
+        self.assertEqual(post_from(self.srv, "127.0.2.10", "/api/login/", right)[0], 429)
+        self.assertEqual(post_from(self.srv, "127.0.2.11", "/api/login/", right)[0], 200)
+
+    def test_successful_logins_do_not_lock_the_address(self):
+        # Only failures count against an address in the end: a shared office address where many
+        # people sign in correctly stays open. (An attempt counts while its password is being
+        # checked, so up to LIMIT may overlap.)
+        users = [new_user(self.srv) for _ in range(self.LIMIT)]
+        for _ in range(3):
+            calls = [lambda b, u=u: post_from(self.srv, "127.0.3.10", "/api/login/",
+                                              {"email": u["email"], "password": PASSWORD}, barrier=b) for u in users]
+            self.assertEqual([r[0] for r in in_parallel(calls)], [200] * len(users))
+        # One failure short of the limit, then the right password still works from there.
+        for i in range(self.LIMIT - 1):
+            self.assertEqual(post_from(self.srv, "127.0.3.10", "/api/login/",
+                                       {"email": uniq() + "@example.org", "password": "guess %d!" % i})[0], 401)
+        self.assertEqual(post_from(self.srv, "127.0.3.10", "/api/login/",
+                                   {"email": users[0]["email"], "password": PASSWORD})[0], 200)
+        self.assertEqual(post_from(self.srv, "127.0.3.10", "/api/login/",
+                                   {"email": uniq() + "@example.org", "password": "one more 1"})[0], 401)
+        self.assertEqual(post_from(self.srv, "127.0.3.10", "/api/login/",
+                                   {"email": users[1]["email"], "password": PASSWORD})[0], 429)
+
+    def test_parallel_wrong_passwords_at_unlock_screen_and_change_password(self):
+        u = new_user(self.srv)
+        h = auth(u["token"])
+        calls = [lambda b, i=i: post_from(self.srv, "127.0.4.%d" % (10 + i), "/api/unlock-screen/",
+                                          {"password": "guess number %d" % i}, h, barrier=b) for i in range(20)]
+        calls += [lambda b, i=i: post_from(self.srv, "127.0.4.%d" % (50 + i), "/api/change-password/",
+                                           {"current_password": "guess number %d" % i, "new_password": "mine now 123"},
+                                           h, barrier=b) for i in range(20)]
+        results = in_parallel(calls)
+        codes = [r[0] for r in results]
+        for r in results:
+            self.assertNotIsInstance(r, Exception)
+        # Wrong guesses: 401 at the unlock screen, 400 at change-password; together at most LIMIT.
+        self.assertEqual(set(codes[:20]) - {401, 429}, set(), codes)
+        self.assertEqual(set(codes[20:]) - {400, 429}, set(), codes)
+        self.assertLessEqual(len(codes) - codes.count(429), self.LIMIT, codes)
+        for st, hdrs, _ in results:
+            if st == 429:
+                self.assertTrue(1 <= int(hdrs["retry-after"]) <= self.WINDOW, hdrs)
+        # The account is locked: the right password is refused everywhere until the window ends.
+        self.assertEqual(post_from(self.srv, "127.0.4.99", "/api/unlock-screen/", {"password": PASSWORD}, h)[0], 429)
+        self.assertEqual(post_from(self.srv, "127.0.4.99", "/api/change-password/",
+                                   {"current_password": PASSWORD, "new_password": "mine now 123"}, h)[0], 429)
+        self.assertEqual(post_from(self.srv, "127.0.4.99", "/api/login/",
+                                   {"email": u["email"], "password": PASSWORD})[0], 429)
+        self.assertEqual(psql("SELECT count(*) FROM auth_tokens WHERE user_id = %d" % u["id"]), "1")
 
 
 @unittest.skipUnless(DB_URL, "NOVA_TEST_DATABASE_URL not set (run through tools/test)")
