@@ -31,7 +31,8 @@ typedef enum {
     DB_E_BUSY = -1002,        /* wait queue full or queue timeout: answer 503 + Retry-After */
     DB_E_TIMEOUT = -1003,     /* statement or transaction exceeded its time limit; the outcome
                                  of a write is unknown */
-    DB_E_CANCELLED = -1004,   /* reserved: cancelled requests never get a callback (see below) */
+    DB_E_CANCELLED = -1004,   /* never delivered (cancelled requests get no callback): it is
+                                 the metrics kind of requests cancelled while in flight */
     DB_E_UNAVAILABLE = -1005, /* no connection to PostgreSQL (outage, restart, connection lost);
                                  a write that was in flight may or may not have committed */
     DB_E_CLOSED = -1006,      /* the pool is closing */
@@ -95,8 +96,12 @@ int db_query(db_pool_t *pool, const char *sql, int nparams, const char *const *p
 
 /* Cancels a request whose callback has not started yet: the callback will never be called and
  * all memory is reclaimed (at once if it was waiting, when PostgreSQL answers if it was already
- * sent; a statement already running on the server is not interrupted). Also accepts the handle
- * of a pending db_tx_begin: a transaction that then opens is rolled back. */
+ * sent). A statement already sent is also stopped on the server (a cancel request, sent from
+ * the threadpool) when that is safe: it is the only query in flight on its connection (with
+ * more behind it, the cancel could hit the next one instead) and it is not part of a
+ * transaction (that would abort the owner's transaction), and no other cancel request of the
+ * pool is in flight. Otherwise it runs to completion and its answer is dropped. Also accepts
+ * the handle of a pending db_tx_begin: a transaction that then opens is rolled back. */
 void db_query_cancel(db_query_t *q);
 
 /* Result access. Values are PostgreSQL text format; NULL for SQL NULL or out-of-range. */

@@ -1,6 +1,7 @@
 /* db_conn: one libpq connection driven by a uv_poll_t: asynchronous connect, pipeline-mode
  * sends with a per-connection prepared-statement cache, result parsing in FIFO order,
- * client-side statement deadline, and reset + reconnect with capped exponential backoff. */
+ * client-side statement deadline, server-side cancel requests (on the threadpool, one per pool
+ * at a time), and reset + reconnect with capped exponential backoff. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@ void db__conn_init(db_pool_t *pool, db_conn_t *c, int idx, bool listener)
 
 bool db__conn_can_take(const db_conn_t *c, int depth)
 {
-    return c->state == DBC_READY && !c->listener && !c->tx && c->fifo.n < (size_t)depth;
+    return c->state == DBC_READY && !c->listener && !c->tx && !c->held_for_cancel &&
+           c->fifo.n < (size_t)depth;
 }
 
 /* ---- prepared statement cache ---- */
@@ -208,7 +210,6 @@ static void connected(db_conn_t *c)
         connect_failed(c, PQerrorMessage(c->pg));
         return;
     }
-    c->cancel = PQgetCancel(c->pg);
     if (poll_watch(c, UV_READABLE, false) < 0) {
         connect_failed(c, "cannot watch the connection socket");
         return;
@@ -300,28 +301,76 @@ static void fail_fifo(db_conn_t *c, int head_status, int rest_status, const char
 
 static void cancel_work(uv_work_t *req)
 {
+    db_cancel_t *job = req->data;
     char err[256];
-    PQcancel(req->data, err, sizeof err);
+    PQcancel(job->pgc, err, sizeof err);
 }
 
 static void cancel_done(uv_work_t *req, int status)
 {
-    PQfreeCancel(req->data);
-    free(req);
+    db_cancel_t *job = req->data;
+    db_pool_t *pool = job->pool;
+    PQfreeCancel(job->pgc);
+    if (pool) {
+        pool->cancel_job = NULL;
+        /* The request has been delivered (or given up on): the connection may take new
+         * queries again, unless it was reset meanwhile (a new generation is not held). */
+        db_conn_t *c = job->conn;
+        if (c && c->gen == job->conn_gen) c->held_for_cancel = false;
+        if (c && !pool->closing) db__pool_dispatch(pool);
+    }
+    free(job);
 }
 
-/* PQcancel opens a new connection and waits for it, so it runs on the threadpool. */
-static void cancel_in_background(db_conn_t *c)
+/* Asks the server to cancel what c's backend is running. PQcancel opens a new connection and
+ * waits for it, and during a network partition that can take as long as the kernel's connect
+ * timeout, so it runs on the threadpool; and at most one per pool is in flight, so hung
+ * cancels cannot pin threads that argon2 hashing and MP3 encoding need. A cancel that finds
+ * one in flight is skipped: the caller has already been answered (client-side timeout) or has
+ * gone away, and the server's statement_timeout still bounds the statement. `hold` keeps c
+ * from taking new queries until the request was delivered. Returns true if one was started. */
+static bool cancel_start(db_conn_t *c, bool hold)
 {
-    if (!c->cancel) return;
-    uv_work_t *req = malloc(sizeof *req);
-    if (!req) return;
-    req->data = c->cancel;
-    c->cancel = NULL;
-    if (uv_queue_work(c->pool->loop, req, cancel_work, cancel_done) < 0) {
-        PQfreeCancel(req->data);
-        free(req);
+    db_pool_t *pool = c->pool;
+    if (pool->closing || !c->pg) return false;
+    if (pool->cancel_job) {
+        pool->m.cancels_skipped++;
+        return false;
     }
+    db_cancel_t *job = calloc(1, sizeof *job);
+    if (!job) return false;
+    job->pgc = PQgetCancel(c->pg);
+    if (!job->pgc) {
+        free(job);
+        return false;
+    }
+    job->pool = pool;
+    job->req.data = job;
+    if (hold) {
+        job->conn = c;
+        job->conn_gen = c->gen;
+    }
+    if (uv_queue_work(pool->loop, &job->req, cancel_work, cancel_done) < 0) {
+        PQfreeCancel(job->pgc);
+        free(job);
+        return false;
+    }
+    pool->cancel_job = job;
+    if (hold) c->held_for_cancel = true;
+    return true;
+}
+
+void db__conn_cancel_query(db_query_t *q)
+{
+    db_conn_t *c = q->conn;
+    /* Only the head of a pipeline is executing, and only when nothing is queued behind it is
+     * it certain that the cancel cannot arrive after it finished and interrupt the next query
+     * instead (the connection takes no new query until the cancel was delivered). A query of
+     * a transaction is left alone: cancelling it would abort its owner's transaction. */
+    if (!c || c->state != DBC_READY || c->listener || q->kind != DBQ_USER || q->tx || c->tx ||
+        c->fifo.head != q || c->fifo.n != 1 || c->held_for_cancel)
+        return;
+    if (cancel_start(c, true)) c->pool->m.cancels_caller++;
 }
 
 static void conn_drop(db_conn_t *c)
@@ -330,8 +379,7 @@ static void conn_drop(db_conn_t *c)
     if (c->state == DBC_READY && !c->listener) pool->n_ready--;
     c->gen++;
     uv_timer_stop(&c->timer);
-    if (c->cancel) PQfreeCancel(c->cancel);
-    c->cancel = NULL;
+    c->held_for_cancel = false;
     poll_close(c, true);
     stmt_clear(c);
     if (c->tx) db__tx_conn_lost(c->tx);
@@ -380,7 +428,7 @@ static void on_deadline(uv_timer_t *t)
     log_warn("db", "connection %d: statement ran longer than %d ms; cancelling it and resetting",
              c->idx, pool->query_timeout_ms);
     /* The server keeps running the statement after we hang up unless it is cancelled. */
-    cancel_in_background(c);
+    if (cancel_start(c, false)) pool->m.cancels_timeout++;
     db__conn_reset(c, DB_E_TIMEOUT, DB_E_UNAVAILABLE, false, "statement timeout");
 }
 

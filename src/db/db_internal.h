@@ -42,6 +42,7 @@ struct db_query {
     db_query_t *prev, *next;
     uint8_t where, kind, phase;
     bool has_prep;
+    bool cancelled;  /* db_query_cancel while in flight: metrics count it as "cancelled" */
     db_conn_t *conn; /* while in flight */
     db_tx_t *tx;     /* the transaction this query belongs to (or opens), or NULL */
     db_stmt_t *stmt; /* the cache entry this query prepares (to drop it if Parse fails) */
@@ -82,7 +83,9 @@ struct db_conn {
     db_qlist_t fifo;  /* queries sent, in the order their results will arrive */
     uint64_t head_since_ms;
     db_tx_t *tx; /* the transaction pinning this connection */
-    PGcancel *cancel;
+    /* A cancel request aimed at this connection's running statement is on its way: no new
+     * query may be sent until it was delivered, or it could interrupt that query instead. */
+    bool held_for_cancel;
     db_stmt_t *stmts[DB_STMT_BUCKETS];
     int n_stmts;
     unsigned stmt_seq;
@@ -132,7 +135,20 @@ typedef struct {
     } sqlclass[DB_SQLCLASS_MAX];
     int n_sqlclass;
     uint64_t reconnects, connect_failures, statement_timeouts_client;
+    uint64_t cancels_timeout, cancels_caller; /* cancel requests sent, by reason */
+    uint64_t cancels_skipped;                 /* not sent: another one was in flight */
 } db_metrics_t;
+
+/* The pool's one cancel request in flight on the threadpool (PQcancel blocks: it opens a new
+ * connection to the server). The job outlives the pool if the pool closes first: the pool then
+ * clears `pool`, and the job frees itself when the thread is done. */
+typedef struct {
+    uv_work_t req;
+    PGcancel *pgc;
+    db_pool_t *pool; /* NULL once the pool is gone */
+    db_conn_t *conn; /* held for this cancel, or NULL */
+    unsigned conn_gen;
+} db_cancel_t;
 
 struct db_pool {
     uv_loop_t *loop;
@@ -157,6 +173,7 @@ struct db_pool {
     db_sub_t *subs;
     int notify_depth;
     uint64_t rng;
+    db_cancel_t *cancel_job; /* at most one per pool, so hung cancels cannot pin threads */
     db_metrics_t m;
 };
 
@@ -188,6 +205,9 @@ bool db__conn_can_take(const db_conn_t *c, int depth);
  * then it reconnects (after a backoff when `outage`). */
 void db__conn_reset(db_conn_t *c, int head_status, int rest_status, bool outage, const char *why);
 void db__conn_shutdown(db_conn_t *c); /* pool close: fail with DB_E_CLOSED, close handles */
+/* db_query_cancel on an in-flight query: asks the server to stop it when that is safe (it is
+ * the only query on its connection and not inside a transaction); otherwise does nothing. */
+void db__conn_cancel_query(db_query_t *q);
 
 /* db_tx.c */
 void db__tx_conn_lost(db_tx_t *tx);

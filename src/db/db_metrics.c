@@ -20,11 +20,14 @@ void db__metrics_record(db_pool_t *pool, const db_query_t *q)
     m->hist[i]++;
     m->sum_s += s;
     m->count++;
-    int status = q->res.status;
+    /* A request whose caller cancelled it while it was in flight is counted as cancelled,
+     * whatever PostgreSQL answered (a server-side cancel answers 57014, which would otherwise
+     * look like a timeout). */
+    int status = q->cancelled ? DB_E_CANCELLED : q->res.status;
     if (status == DB_OK) return;
     int k = -status - 1001;
     if (k >= 0 && k < DB_KINDS) m->by_kind[k]++;
-    if (q->res.sqlstate[0]) {
+    if (q->res.sqlstate[0] && !q->cancelled) {
         for (int j = 0; j < m->n_sqlclass; j++) {
             if (memcmp(m->sqlclass[j].cls, q->res.sqlstate, 2) == 0) {
                 m->sqlclass[j].n++;
@@ -103,4 +106,16 @@ void db_pool_metrics_write(db_pool_t *pool, buf_t *out)
     counter(out, "client_statement_timeouts_total",
             "Connections reset because a statement outlived the client-side limit.",
             m->statement_timeouts_client);
+    buf_printf(out,
+               "# HELP nova_db_cancel_requests_total Requests sent to PostgreSQL to stop a "
+               "running statement, by reason.\n"
+               "# TYPE nova_db_cancel_requests_total counter\n"
+               "nova_db_cancel_requests_total{reason=\"client_timeout\"} %llu\n"
+               "nova_db_cancel_requests_total{reason=\"caller_cancelled\"} %llu\n",
+               (unsigned long long)m->cancels_timeout, (unsigned long long)m->cancels_caller);
+    counter(out, "cancel_requests_skipped_total",
+            "Cancel requests not sent because another one was still in flight.",
+            m->cancels_skipped);
+    gauge(out, "cancel_in_flight", "1 while a cancel request is on its way to PostgreSQL.",
+          pool->cancel_job != NULL);
 }

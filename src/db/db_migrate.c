@@ -236,6 +236,104 @@ static int apply_one(PGconn *conn, const mfile_t *f, const char *sql, const char
     return 0;
 }
 
+/* Hashes one file; on failure err names it. */
+static int file_sum(const char *sql_dir, const mfile_t *f, char sum[65], char *err, size_t errlen)
+{
+    size_t len = 0;
+    char *sql = read_file(sql_dir, f->name, &len, err, errlen);
+    if (!sql) return -EIO;
+    sha256_hex(sql, len, sum);
+    free(sql);
+    return 0;
+}
+
+/* Records the first problem in err and logs every one, so an operator sees all of them at once
+ * instead of fixing one per start-up. */
+static void problem(int *nproblems, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void problem(int *nproblems, char *err, size_t errlen, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log_error("db", "%s", msg);
+    if ((*nproblems)++ == 0) set_err(err, errlen, "%s", msg);
+}
+
+/* Phase 1: every migration the database has already applied must still be on disk, byte for
+ * byte. This runs to completion before anything is applied, so a changed or deleted old file
+ * stops start-up with the schema untouched, whatever its version is relative to new files. */
+static int verify_applied(const char *sql_dir, const mfile_t *files, size_t nfiles,
+                          applied_t *applied, size_t napplied, bool *pending, char *err,
+                          size_t errlen)
+{
+    int nproblems = 0;
+    size_t j = 0; /* both lists are sorted by version: walk them together */
+    for (size_t i = 0; i < nfiles; i++) {
+        const mfile_t *f = &files[i];
+        while (j < napplied && applied[j].version < f->version)
+            j++;
+        pending[i] = !(j < napplied && applied[j].version == f->version);
+        if (pending[i]) continue;
+        applied_t *a = &applied[j];
+        a->seen = true;
+        char sum[65];
+        int rc = file_sum(sql_dir, f, sum, err, errlen);
+        if (rc < 0) return rc;
+        if (strcmp(a->checksum, sum) != 0)
+            problem(&nproblems, err, errlen,
+                    "migration %s was modified after it was applied (checksum %.12s... "
+                    "recorded, %.12s... on disk); restore it and add a new migration instead",
+                    f->name, a->checksum, sum);
+        else if (strcmp(a->name, f->name) != 0)
+            log_warn("db", "migration %04d was applied as %s and is now named %s", f->version,
+                     a->name, f->name);
+    }
+    /* A deleted file is refused rather than ignored: the folder would no longer describe the
+     * schema, and the usual causes (a renumbered file, a build older than the database) need
+     * a human decision. */
+    for (size_t k = 0; k < napplied; k++)
+        if (!applied[k].seen)
+            problem(&nproblems, err, errlen,
+                    "migration %04d (%s) is recorded as applied but its file is missing from %s; "
+                    "restore it (applied migrations must never be deleted or renumbered)",
+                    applied[k].version, applied[k].name, sql_dir);
+    if (nproblems > 1 && err && errlen > 0) {
+        size_t n = strlen(err);
+        if (n + 1 < errlen)
+            snprintf(err + n, errlen - n, " (and %d more problem%s, see the log)", nproblems - 1,
+                     nproblems > 2 ? "s" : "");
+    }
+    return nproblems ? -EINVAL : 0;
+}
+
+/* Phase 2: applies the pending files in version order, stopping at the first failure. */
+static int apply_pending(PGconn *conn, const char *sql_dir, const mfile_t *files, size_t nfiles,
+                         const bool *pending, int max_applied, int *n_new, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < nfiles; i++) {
+        if (!pending[i]) continue;
+        const mfile_t *f = &files[i];
+        size_t len = 0;
+        char *sql = read_file(sql_dir, f->name, &len, err, errlen);
+        if (!sql) return -EIO;
+        /* The checksum recorded is the one of the exact text applied. */
+        char sum[65];
+        sha256_hex(sql, len, sum);
+        if (f->version < max_applied)
+            log_warn("db", "applying %s out of order (version %04d already applied)", f->name,
+                     max_applied);
+        int rc = apply_one(conn, f, sql, sum, err, errlen);
+        free(sql);
+        if (rc < 0) return rc;
+        (*n_new)++;
+    }
+    return 0;
+}
+
 static int run_locked(PGconn *conn, const char *sql_dir, const mfile_t *files, size_t nfiles,
                       char *err, size_t errlen)
 {
@@ -249,50 +347,22 @@ static int run_locked(PGconn *conn, const char *sql_dir, const mfile_t *files, s
     size_t napplied = 0;
     int rc = load_applied(conn, &applied, &napplied, err, errlen);
     if (rc < 0) return rc;
-    int max_applied = napplied ? applied[napplied - 1].version : -1;
+    bool *pending = calloc(nfiles ? nfiles : 1, sizeof *pending);
     int n_new = 0;
-    for (size_t i = 0; i < nfiles && rc == 0; i++) {
-        const mfile_t *f = &files[i];
-        size_t len = 0;
-        char *sql = read_file(sql_dir, f->name, &len, err, errlen);
-        if (!sql) {
-            rc = -EIO;
-            break;
-        }
-        char sum[65];
-        sha256_hex(sql, len, sum);
-        applied_t *a = NULL;
-        for (size_t j = 0; j < napplied; j++)
-            if (applied[j].version == f->version) a = &applied[j];
-        if (a) {
-            a->seen = true;
-            if (strcmp(a->checksum, sum) != 0) {
-                set_err(err, errlen,
-                        "migration %s was modified after it was applied (checksum %.12s... "
-                        "recorded, %.12s... on disk); add a new migration instead",
-                        f->name, a->checksum, sum);
-                rc = -EINVAL;
-            } else if (strcmp(a->name, f->name) != 0) {
-                log_warn("db", "migration %04d was applied as %s and is now named %s", f->version,
-                         a->name, f->name);
-            }
-        } else {
-            if (f->version < max_applied)
-                log_warn("db", "applying %s out of order (version %04d already applied)", f->name,
-                         max_applied);
-            rc = apply_one(conn, f, sql, sum, err, errlen);
-            if (rc == 0) n_new++;
-        }
-        free(sql);
+    if (!pending)
+        rc = -ENOMEM;
+    else
+        rc = verify_applied(sql_dir, files, nfiles, applied, napplied, pending, err, errlen);
+    if (rc == 0) {
+        int max_applied = napplied ? applied[napplied - 1].version : -1;
+        rc = apply_pending(conn, sql_dir, files, nfiles, pending, max_applied, &n_new, err, errlen);
     }
     for (size_t j = 0; j < napplied; j++) {
-        if (rc == 0 && !applied[j].seen)
-            log_warn("db", "migration %04d (%s) is applied but missing on disk", applied[j].version,
-                     applied[j].name);
         free(applied[j].name);
         free(applied[j].checksum);
     }
     free(applied);
+    free(pending);
     if (rc == 0) log_info("db", "migrations up to date (%d applied now, %zu files)", n_new, nfiles);
     return rc;
 }

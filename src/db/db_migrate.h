@@ -11,9 +11,12 @@
 /* Applies pending migrations from `sql_dir`. Files are named NNNN_name.sql (four digits, then
  * letters, digits, '_' or '-'); other files are ignored. A file must not contain its own
  * BEGIN/COMMIT, nor statements that cannot run in a transaction block.
- * Fails (and applies nothing further) when an already-applied file's SHA-256 changed, when two
- * files share a version, or when a migration fails; `err` then names the file and the reason.
- * An applied version with no file on disk is only logged as a warning.
+ * Every already-applied migration is verified before any new one is applied: if an applied
+ * file's SHA-256 changed, or an applied version has no file on disk (refused, not just logged:
+ * the folder must keep describing the schema), nothing is applied and `err` names an
+ * offending file (changed files are reported before missing ones; all are logged). It also
+ * fails when two files share a version, and stops at the first migration that fails (earlier
+ * ones stay applied); `err` then names the file and the reason.
  * Returns 0 or a negative errno-style code (-EINVAL for content problems, -EIO for database
  * errors, -ENOENT for a missing directory). */
 int db_migrate_run(const char *database_url, const char *sql_dir, char *err, size_t errlen);

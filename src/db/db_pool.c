@@ -423,8 +423,14 @@ void db_query_cancel(db_query_t *q)
         db__qlist_unlink(&pool->deferred, q);
         db__query_free(q);
         break;
+    case DBQ_INFLIGHT:
+        /* PostgreSQL will still answer; the answer is dropped on arrival. Stopping the
+         * statement on the server is attempted only where it is safe (see db_conn.c). */
+        q->cb = NULL;
+        q->cancelled = true;
+        db__conn_cancel_query(q);
+        break;
     default:
-        /* In flight: PostgreSQL will still answer; the answer is dropped on arrival. */
         q->cb = NULL;
         break;
     }
@@ -436,6 +442,8 @@ static void final_free(db_pool_t *pool)
 {
     void (*cb)(void *) = pool->close_cb;
     void *arg = pool->close_arg;
+    /* A cancel request still on the threadpool finishes after us; it must not touch the pool. */
+    if (pool->cancel_job) pool->cancel_job->pool = NULL;
     db__tx_free_all(pool);
     db__listen_free_all(pool);
     free(pool->listener);

@@ -1,13 +1,17 @@
 /* Tests for src/db against a private PostgreSQL 15 cluster (tools/pgctl, one per binary):
  * concurrency through a small pool, queue limits, pipelining, timeouts that do not block the
- * loop, cancellation, transactions, outages and recovery, LISTEN/NOTIFY, parameters. Every test
- * closes its pool and checks uv_loop_close() == 0, so a leaked handle fails it. */
+ * loop, cancellation (callbacks dropped; statements stopped on the server only where a cancel
+ * cannot hit another statement; one cancel request in flight per pool), transactions, outages
+ * and recovery, LISTEN/NOTIFY, parameters (control bytes included), keyword-string URLs. Every
+ * test closes its pool and checks uv_loop_close() == 0, so a leaked handle fails it. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
 #include <uv.h>
 
 #include "db/db.h"
@@ -145,6 +149,11 @@ static double metric(const char *name)
 
 /* ---- tests ---- */
 
+/* Every C0 control byte but NUL (text cannot hold it), then DEL. */
+static const char all_controls[] =
+    "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
+    "\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f\x7f";
+
 static const char *const tricky[] = {
     "O'Reilly said \"hi\"",
     "back\\slash \\\\ \\x00 \\n",
@@ -152,6 +161,10 @@ static const char *const tricky[] = {
     "'; DROP TABLE params_t; --",
     "SELECT * FROM pg_user WHERE 1=1 $1 $$ E'x'",
     "",
+    all_controls,
+    "esc \x1b[31mred\x1b[0m bell \x07 tab\tCR LF\r\n a\x01"
+    "b\x7f"
+    "c \x1f",
 };
 #define NTRICKY ((int)(sizeof tricky / sizeof tricky[0]))
 
@@ -175,12 +188,20 @@ TEST(params_round_trip)
     pool_open(&cfg, true);
     for (int i = 0; i < NTRICKY; i++) {
         const char *p[2] = {tricky[i], NULL};
-        one_t o = run1("SELECT $1::text AS v, $2::text AS n", 2, p);
+        one_t o =
+            run1("SELECT $1::text AS v, $2::text AS n, octet_length($1::text)::text AS len", 2, p);
         ASSERT_EQ(o.status, DB_OK);
         ASSERT_STREQ(o.v[0], tricky[i]);
         ASSERT(!o.isnull[0]);
         ASSERT(o.isnull[1]);
+        ASSERT_EQ(atoi(o.v[2]), strlen(tricky[i])); /* the server got exactly these bytes */
     }
+    /* ...and they are the bytes 1..31 and 127 themselves, not an escaped form of them. */
+    one_t ctl = run1("SELECT $1::text = (SELECT string_agg(chr(c), '' ORDER BY c) FROM "
+                     "(SELECT generate_series(1, 31) AS c UNION ALL SELECT 127) s)::text",
+                     1, (const char *const[]){all_controls});
+    ASSERT_STREQ(ctl.v[0], "t");
+    ASSERT_EQ(strlen(all_controls), 32);
     one_t o = run1("CREATE TABLE params_t (id serial PRIMARY KEY, s text)", 0, NULL);
     ASSERT_EQ(o.status, DB_OK);
     for (int i = 0; i < NTRICKY; i++) {
@@ -206,7 +227,7 @@ TEST(params_round_trip)
     db_result_free(t.res);
     /* The table survived the "DROP TABLE" parameter. */
     o = run1("SELECT count(*) FROM params_t", 0, NULL);
-    ASSERT_STREQ(o.v[0], "6");
+    ASSERT_EQ(atoi(o.v[0]), NTRICKY);
     /* Bad arguments are refused without a callback. */
     one_t dummy = {0};
     ASSERT_EQ(db_query(pool, NULL, 0, NULL, one_cb, &dummy, NULL), -EINVAL);
@@ -513,7 +534,7 @@ TEST(cancel_waiting_and_in_flight)
     db_query_cancel(c_busy); /* its DB_E_BUSY was pending delivery: suppressed */
     db_query_cancel(b);      /* waiting: removed at once */
     ASSERT_EQ(metric("nova_db_waiters"), 0);
-    db_query_cancel(a); /* in flight: the answer will be dropped */
+    db_query_cancel(a); /* in flight: its callback is dropped (and the statement stopped) */
     one_t c = run1("SELECT 4", 0, NULL);
     ASSERT_EQ(c.status, DB_OK);
     RUN_UNTIL(false, 100);
@@ -632,6 +653,294 @@ TEST(transactions_commit_rollback_timeout)
     ASSERT_EQ(run1("SELECT 1", 0, NULL).status, DB_OK);
     ASSERT_EQ(c.begun, 0);
     pool_finish();
+}
+
+/* Rows of pg_stat_activity still running a statement whose text contains `tag` (other than the
+ * probe itself). */
+static int active_with(const char *tag)
+{
+    char like[128];
+    snprintf(like, sizeof like, "%%%s%%", tag);
+    one_t o = run1("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE $1 "
+                   "AND pid <> pg_backend_pid()",
+                   1, (const char *const[]){like});
+    ASSERT_EQ(o.status, DB_OK);
+    return atoi(o.v[0]);
+}
+
+/* Polls until `n` statements tagged `tag` are running; returns how long it took or -1. */
+static long wait_active(const char *tag, int n, int ms)
+{
+    uint64_t t0 = now_ms();
+    while (now_ms() - t0 < (uint64_t)ms) {
+        if (active_with(tag) == n) return (long)(now_ms() - t0);
+        RUN_UNTIL(false, 20);
+    }
+    return -1;
+}
+
+TEST(cancel_in_flight_stops_the_statement_on_the_server)
+{
+    db_config_t cfg;
+    base_config(&cfg);
+    cfg.pool_size = 2; /* the probes run on the second connection */
+    cfg.statement_timeout_ms = 60000;
+    pool_open(&cfg, true);
+    RUN_UNTIL(metric("nova_db_connections_open") == 2, 5000);
+    ASSERT_EQ(metric("nova_db_connections_open"), 2);
+    never_called = 0;
+    db_query_t *h = NULL;
+    ASSERT_EQ(
+        db_query(pool, "SELECT pg_sleep(30) AS caller_cancel_probe", 0, NULL, never_cb, NULL, &h),
+        0);
+    ASSERT(wait_active("caller_cancel_probe", 1, 5000) >= 0);
+    uint64_t t0 = now_ms();
+    db_query_cancel(h);
+    long gone = wait_active("caller_cancel_probe", 0, 5000);
+    printf("  cancelled statement left pg_stat_activity after %llu ms\n",
+           (unsigned long long)(now_ms() - t0));
+    ASSERT(gone >= 0);
+    ASSERT_EQ(metric("nova_db_cancel_requests_total{reason=\"caller_cancelled\"}"), 1);
+    RUN_UNTIL(metric("nova_db_errors_total{kind=\"cancelled\"}") == 1, 3000);
+    /* Counted as cancelled, not as a timeout (the server answered 57014). */
+    ASSERT_EQ(metric("nova_db_errors_total{kind=\"cancelled\"}"), 1);
+    ASSERT_EQ(metric("nova_db_errors_total{kind=\"timeout\"}"), 0);
+    RUN_UNTIL(metric("nova_db_cancel_in_flight") == 0, 3000);
+    ASSERT_EQ(metric("nova_db_cancel_in_flight"), 0);
+    /* The connection that ran it serves again: two overlapping statements use two backends. */
+    one_t a = {0}, b = {0};
+    ASSERT_EQ(db_query(pool, "SELECT pg_backend_pid()::text, pg_sleep(0.3)::text", 0, NULL, one_cb,
+                       &a, NULL),
+              0);
+    ASSERT_EQ(db_query(pool, "SELECT pg_backend_pid()::text, pg_sleep(0.3)::text", 0, NULL, one_cb,
+                       &b, NULL),
+              0);
+    RUN_UNTIL(a.done && b.done, 5000);
+    ASSERT_EQ(a.status, DB_OK);
+    ASSERT_EQ(b.status, DB_OK);
+    ASSERT(strcmp(a.v[0], b.v[0]) != 0);
+    ASSERT_EQ(never_called, 0);
+    pool_finish();
+}
+
+/* Where a cancel request could hit the wrong statement, none is sent: a query pipelined behind
+ * the cancelled one, and the rest of a transaction, are unaffected. */
+TEST(cancel_never_hits_another_statement)
+{
+    db_config_t cfg;
+    base_config(&cfg);
+    cfg.pool_size = 1;
+    cfg.pipeline_depth = 4;
+    pool_open(&cfg, true);
+    never_called = 0;
+    /* The cancelled head finishes at once; a cancel sent for it would land on the sleeper. */
+    db_query_t *h = NULL;
+    one_t behind = {0};
+    ASSERT_EQ(db_query(pool, "SELECT 1", 0, NULL, never_cb, NULL, &h), 0);
+    ASSERT_EQ(
+        db_query(pool, "SELECT 'behind', pg_sleep(0.3)::text", 0, NULL, one_cb, &behind, NULL), 0);
+    db_query_cancel(h);
+    RUN_UNTIL(behind.done, 5000);
+    ASSERT_EQ(behind.status, DB_OK);
+    ASSERT_STREQ(behind.v[0], "behind");
+
+    /* Inside a transaction: cancelling one statement's callback keeps the transaction usable. */
+    ASSERT_EQ(run1("CREATE TABLE cancel_tx_t (v text)", 0, NULL).status, DB_OK);
+    txs_t t = tx_open();
+    db_query_t *th = NULL;
+    ASSERT_EQ(db_tx_query(t.tx, "INSERT INTO cancel_tx_t SELECT 'slow' FROM pg_sleep(0.3)", 0, NULL,
+                          never_cb, NULL, &th),
+              0);
+    db_query_cancel(th);
+    ASSERT_EQ(txq(t.tx, "INSERT INTO cancel_tx_t VALUES ('after')", 0, NULL).status, DB_OK);
+    ASSERT_EQ(db_tx_commit(t.tx, tx_end_cb, &t), 0);
+    RUN_UNTIL(t.ended, 5000);
+    ASSERT_EQ(t.end_status, DB_OK);
+    ASSERT_STREQ(run1("SELECT string_agg(v, ',' ORDER BY v) FROM cancel_tx_t", 0, NULL).v[0],
+                 "after,slow");
+    ASSERT_EQ(metric("nova_db_cancel_requests_total{reason=\"caller_cancelled\"}"), 0);
+    ASSERT_EQ(never_called, 0);
+    pool_finish();
+}
+
+/* Threadpool blockers stand in for PQcancel calls hung on an unreachable server. */
+static uv_sem_t blk_sem;
+static atomic_int blk_started;
+static int blk_done;
+static void blk_work(uv_work_t *w)
+{
+    (void)w;
+    atomic_fetch_add(&blk_started, 1);
+    uv_sem_wait(&blk_sem);
+}
+static void blk_after(uv_work_t *w, int status)
+{
+    (void)w;
+    (void)status;
+    blk_done++;
+}
+
+TEST(one_cancel_in_flight_per_pool)
+{
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    int nthreads = env ? atoi(env) : 4; /* libuv's default */
+    if (nthreads < 1 || nthreads > 64) TEST_SKIP("unusual UV_THREADPOOL_SIZE");
+    db_config_t cfg;
+    base_config(&cfg);
+    cfg.pool_size = 3;
+    cfg.statement_timeout_ms = 60000;
+    cfg.query_timeout_ms = 300;
+    pool_open(&cfg, true);
+    RUN_UNTIL(metric("nova_db_connections_open") == 3, 5000); /* one statement per connection */
+    ASSERT_EQ(metric("nova_db_connections_open"), 3);
+    /* Every threadpool thread is busy, so the first cancel request stays in flight. */
+    static uv_work_t blk[64];
+    ASSERT_EQ(uv_sem_init(&blk_sem, 0), 0);
+    atomic_store(&blk_started, 0);
+    blk_done = 0;
+    for (int i = 0; i < nthreads; i++)
+        ASSERT_EQ(uv_queue_work(&loop, &blk[i], blk_work, blk_after), 0);
+    RUN_UNTIL(atomic_load(&blk_started) == nthreads, 5000);
+    ASSERT_EQ(atomic_load(&blk_started), nthreads);
+    one_t o[3];
+    memset(o, 0, sizeof o);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(
+            db_query(pool, "SELECT pg_sleep(20) AS one_cancel_probe", 0, NULL, one_cb, &o[i], NULL),
+            0);
+    RUN_UNTIL(o[0].done && o[1].done && o[2].done, 5000);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(o[i].status, DB_E_TIMEOUT); /* callers are answered without the cancel */
+    ASSERT_EQ(metric("nova_db_client_statement_timeouts_total"), 3);
+    ASSERT_EQ(metric("nova_db_cancel_requests_total{reason=\"client_timeout\"}"), 1);
+    ASSERT_EQ(metric("nova_db_cancel_requests_skipped_total"), 2);
+    ASSERT_EQ(metric("nova_db_cancel_in_flight"), 1);
+    /* Only one request waits for a thread; the pool keeps serving meanwhile. */
+    RUN_UNTIL(metric("nova_db_connections_open") == 3, 5000);
+    ASSERT_EQ(run1("SELECT 5", 0, NULL).status, DB_OK);
+    ASSERT_EQ(active_with("one_cancel_probe"), 3);
+    for (int i = 0; i < nthreads; i++)
+        uv_sem_post(&blk_sem);
+    RUN_UNTIL(blk_done == nthreads && metric("nova_db_cancel_in_flight") == 0, 5000);
+    ASSERT_EQ(metric("nova_db_cancel_in_flight"), 0);
+    /* The one request sent stopped its statement; the skipped ones run on until the server's
+     * statement_timeout, which is what bounds them. Stop them here to clean up. */
+    ASSERT(wait_active("one_cancel_probe", 2, 5000) >= 0);
+    ASSERT_EQ(run1("SELECT count(pg_cancel_backend(pid)) FROM pg_stat_activity WHERE query LIKE "
+                   "'%one_cancel_probe%' AND pid <> pg_backend_pid()",
+                   0, NULL)
+                  .status,
+              DB_OK);
+    ASSERT(wait_active("one_cancel_probe", 0, 5000) >= 0);
+    uv_sem_destroy(&blk_sem);
+    pool_finish();
+}
+
+/* Counts running statements tagged `tag` with a blocking connection of its own (for checks made
+ * while no pool exists). */
+static int active_blocking(const char *tag)
+{
+    PGconn *c = PQconnectdb(cluster_url_get());
+    ASSERT(PQstatus(c) == CONNECTION_OK);
+    char like[128];
+    snprintf(like, sizeof like, "%%%s%%", tag);
+    const char *p[1] = {like};
+    PGresult *r = PQexecParams(c,
+                               "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND "
+                               "query LIKE $1 AND pid <> pg_backend_pid()",
+                               1, NULL, p, NULL, NULL, 0);
+    int n = PQresultStatus(r) == PGRES_TUPLES_OK ? atoi(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    PQfinish(c);
+    return n;
+}
+
+/* The pool may close while its cancel request waits for a thread: closing does not wait for it,
+ * the request is still delivered afterwards, and nothing touches the freed pool. */
+TEST(pool_closes_with_a_cancel_in_flight)
+{
+    const char *env = getenv("UV_THREADPOOL_SIZE");
+    int nthreads = env ? atoi(env) : 4;
+    if (nthreads < 1 || nthreads > 64) TEST_SKIP("unusual UV_THREADPOOL_SIZE");
+    db_config_t cfg;
+    base_config(&cfg);
+    cfg.pool_size = 1;
+    cfg.statement_timeout_ms = 60000;
+    cfg.query_timeout_ms = 200;
+    pool_open(&cfg, true);
+    static uv_work_t blk[64];
+    ASSERT_EQ(uv_sem_init(&blk_sem, 0), 0);
+    atomic_store(&blk_started, 0);
+    blk_done = 0;
+    for (int i = 0; i < nthreads; i++)
+        ASSERT_EQ(uv_queue_work(&loop, &blk[i], blk_work, blk_after), 0);
+    RUN_UNTIL(atomic_load(&blk_started) == nthreads, 5000);
+    ASSERT_EQ(atomic_load(&blk_started), nthreads);
+    one_t o = run1("SELECT pg_sleep(20) AS close_cancel_probe", 0, NULL);
+    ASSERT_EQ(o.status, DB_E_TIMEOUT);
+    ASSERT_EQ(metric("nova_db_cancel_in_flight"), 1);
+    int closed = 0;
+    db_pool_close(pool, on_pool_closed, &closed);
+    pool = NULL;
+    RUN_UNTIL(closed, 5000);
+    ASSERT(closed);
+    ASSERT_EQ(active_blocking("close_cancel_probe"), 1); /* not cancelled yet */
+    for (int i = 0; i < nthreads; i++)
+        uv_sem_post(&blk_sem);
+    uv_close((uv_handle_t *)&guard, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ASSERT_EQ(blk_done, nthreads);
+    ASSERT_EQ(uv_loop_close(&loop), 0);
+    uv_sem_destroy(&blk_sem);
+    int n = -1;
+    for (int i = 0; i < 100 && n != 0; i++) {
+        n = active_blocking("close_cancel_probe");
+        if (n) usleep(20000);
+    }
+    ASSERT_EQ(n, 0);
+}
+
+/* DATABASE_URL may be a libpq keyword string; our session settings are merged into its own. */
+TEST(keyword_string_url)
+{
+    const char *uri = cluster_url_get(); /* postgresql://nova@127.0.0.1:PORT/nova */
+    const char *colon = strrchr(uri, ':');
+    ASSERT(colon);
+    int port = atoi(colon + 1);
+    ASSERT(port > 0);
+    char kw[512];
+    snprintf(kw, sizeof kw,
+             "host=127.0.0.1 port=%d dbname=nova user=nova application_name='nova kw \\'test\\'' "
+             "options='-c work_mem=5MB'",
+             port);
+    db_config_t cfg;
+    db_config_defaults(&cfg);
+    cfg.url = kw;
+    cfg.statement_timeout_ms = 12345;
+    pool_open(&cfg, true);
+    one_t o = run1("SELECT current_database(), current_user, current_setting('application_name'), "
+                   "current_setting('statement_timeout')",
+                   0, NULL);
+    ASSERT_EQ(o.status, DB_OK);
+    ASSERT_STREQ(o.v[0], "nova");
+    ASSERT_STREQ(o.v[1], "nova");
+    ASSERT_STREQ(o.v[2], "nova kw 'test'");
+    ASSERT_STREQ(o.v[3], "12345ms");
+    ASSERT_STREQ(run1("SELECT current_setting('work_mem')", 0, NULL).v[0], "5MB");
+    pool_finish();
+    /* Without application_name the pool's default name is used. */
+    snprintf(kw, sizeof kw, "host=127.0.0.1 port=%d dbname=nova user=nova", port);
+    pool_open(&cfg, true);
+    ASSERT_STREQ(run1("SELECT current_setting('application_name')", 0, NULL).v[0], "nova");
+    pool_finish();
+    /* An unknown keyword is refused up front. */
+    uv_loop_t l2;
+    ASSERT_EQ(uv_loop_init(&l2), 0);
+    db_pool_t *bad = NULL;
+    cfg.url = "host=127.0.0.1 nosuchkeyword=1";
+    ASSERT_EQ(db_pool_new(&l2, &cfg, &bad), -EINVAL);
+    ASSERT(bad == NULL);
+    ASSERT_EQ(uv_loop_close(&l2), 0);
 }
 
 /* ---- outage ---- */
@@ -867,6 +1176,12 @@ TEST_MAIN({"params_round_trip", params_round_trip},
           {"client_timeout_cancels_and_recovers", client_timeout_cancels_and_recovers},
           {"cancel_waiting_and_in_flight", cancel_waiting_and_in_flight},
           {"transactions_commit_rollback_timeout", transactions_commit_rollback_timeout},
+          {"cancel_in_flight_stops_the_statement_on_the_server",
+           cancel_in_flight_stops_the_statement_on_the_server},
+          {"cancel_never_hits_another_statement", cancel_never_hits_another_statement},
+          {"one_cancel_in_flight_per_pool", one_cancel_in_flight_per_pool},
+          {"pool_closes_with_a_cancel_in_flight", pool_closes_with_a_cancel_in_flight},
+          {"keyword_string_url", keyword_string_url},
           {"unreachable_server_fails_fast", unreachable_server_fails_fast},
           {"listen_notify_survives_restart", listen_notify_survives_restart},
           {"outage_fails_fast_and_recovers", outage_fails_fast_and_recovers})

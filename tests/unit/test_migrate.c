@@ -1,6 +1,7 @@
 /* Tests for db_migrate_run against a private PostgreSQL 15 cluster (tools/pgctl): concurrent
- * runners apply each migration exactly once, order is numeric, checksums catch edited files,
- * a failing migration is rolled back and named, a missing applied file is only a warning. */
+ * runners apply each migration exactly once, order is numeric, every applied file is verified
+ * (checksum, presence) before any new one is applied, and a failing migration is rolled back
+ * and named. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,22 +127,43 @@ TEST(concurrent_runners_apply_once)
     ASSERT_STREQ(scalar("SELECT count(*) FROM mig_a"), "2");
 }
 
+static const char *migrations_applied(void)
+{
+    return scalar("SELECT string_agg(version::text, ',' ORDER BY version) FROM schema_migrations");
+}
+
 TEST(tampered_file_is_named)
 {
     setup();
     char err[512];
     ASSERT_EQ(db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err), 0);
-    write_file("0002_insert.sql", "INSERT INTO mig_a VALUES (2);\n");
+    ASSERT_STREQ(migrations_applied(), "1,2,10");
+    /* The tampered file sorts AFTER the new one: verification must still come first. */
+    write_file("0010_more.sql", "CREATE TABLE mig_c (x text);\n-- edited later\n");
     write_file("0003_next.sql", "CREATE TABLE mig_next (id int);\n");
     int rc = db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err);
-    ASSERT(rc < 0);
-    ASSERT(strstr(err, "0002_insert.sql") != NULL);
+    ASSERT_EQ(rc, -EINVAL);
+    ASSERT(strstr(err, "0010_more.sql") != NULL);
     ASSERT(strstr(err, "modified") != NULL);
-    /* Nothing after the tampered file was applied. */
-    ASSERT_STREQ(scalar("SELECT count(*) FROM schema_migrations WHERE version = 3"), "0");
+    ASSERT(strstr(err, "more problem") == NULL); /* exactly one problem */
+    /* Nothing was applied: not 0003, although it precedes the tampered file. */
+    ASSERT_STREQ(migrations_applied(), "1,2,10");
+    ASSERT_STREQ(scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'mig_next'"), "0");
+
+    /* Two tampered files: the first (by version) is named, the other counted. */
+    write_file("0002_insert.sql", "INSERT INTO mig_a VALUES (2);\n");
+    rc = db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err);
+    ASSERT_EQ(rc, -EINVAL);
+    ASSERT(strstr(err, "0002_insert.sql") != NULL);
+    ASSERT(strstr(err, "and 1 more problem,") != NULL);
+    ASSERT_STREQ(migrations_applied(), "1,2,10");
+
+    /* Restored: the pending file is applied. */
     write_file("0002_insert.sql", m2);
+    write_file("0010_more.sql", m10);
     ASSERT_EQ(db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err), 0);
-    ASSERT_STREQ(scalar("SELECT count(*) FROM schema_migrations WHERE version = 3"), "1");
+    ASSERT_STREQ(migrations_applied(), "1,2,3,10");
+    ASSERT_STREQ(scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'mig_next'"), "1");
 }
 
 TEST(failing_migration_rolls_back)
@@ -167,16 +189,29 @@ TEST(failing_migration_rolls_back)
     remove_file("0012_commit.sql");
 }
 
-TEST(missing_file_warns_and_bad_layouts_fail)
+TEST(missing_applied_file_is_refused_and_bad_layouts_fail)
 {
     setup();
     char err[512];
     ASSERT_EQ(db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err), 0);
-    remove_file("0010_more.sql"); /* applied, now missing on disk: only a warning */
-    ASSERT_EQ(db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err), 0);
-    write_file("0010_more.sql", m10);
-    write_file("0002_dup.sql", "SELECT 1;\n");
+    const char *before = migrations_applied();
+    char applied_before[256];
+    snprintf(applied_before, sizeof applied_before, "%s", before);
+    /* An applied file deleted from the folder: refused, and the new file is not applied. */
+    remove_file("0010_more.sql");
+    write_file("0013_after_missing.sql", "CREATE TABLE mig_after (id int);\n");
     int rc = db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err);
+    ASSERT_EQ(rc, -EINVAL);
+    ASSERT(strstr(err, "0010_more.sql") != NULL);
+    ASSERT(strstr(err, "missing") != NULL);
+    ASSERT_STREQ(migrations_applied(), applied_before);
+    ASSERT_STREQ(scalar("SELECT count(*) FROM pg_tables WHERE tablename = 'mig_after'"), "0");
+    write_file("0010_more.sql", m10);
+    ASSERT_EQ(db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err), 0);
+    ASSERT_STREQ(scalar("SELECT count(*) FROM schema_migrations WHERE version = 13"), "1");
+
+    write_file("0002_dup.sql", "SELECT 1;\n");
+    rc = db_migrate_run(cluster_url_get(), sql_dir, err, sizeof err);
     ASSERT_EQ(rc, -EINVAL);
     ASSERT(strstr(err, "0002_dup.sql") && strstr(err, "0002_insert.sql"));
     remove_file("0002_dup.sql");
@@ -189,4 +224,5 @@ TEST(missing_file_warns_and_bad_layouts_fail)
 TEST_MAIN({"concurrent_runners_apply_once", concurrent_runners_apply_once},
           {"tampered_file_is_named", tampered_file_is_named},
           {"failing_migration_rolls_back", failing_migration_rolls_back},
-          {"missing_file_warns_and_bad_layouts_fail", missing_file_warns_and_bad_layouts_fail})
+          {"missing_applied_file_is_refused_and_bad_layouts_fail",
+           missing_applied_file_is_refused_and_bad_layouts_fail})
