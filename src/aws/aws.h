@@ -144,6 +144,13 @@ typedef struct {
 } aws_creds_info_t;
 void aws_client_creds_info(const aws_client_t *c, aws_creds_info_t *out);
 
+/* Where the client sends requests and which region it signs for, for diagnostics and tests.
+ * service: "bedrock" or "polly". The base URL ("https://polly.eu-west-3.amazonaws.com") is owned
+ * by the client and may change once, when a profile file supplies the region; NULL for an
+ * unknown service. */
+const char *aws_client_endpoint(const aws_client_t *c, const char *service);
+const char *aws_client_region(const aws_client_t *c);
+
 /* Cancels an operation whose callback has not run yet: the callback runs later with
  * AWS_ERR_CANCELLED. Returns 0 or -EALREADY. */
 int aws_call_cancel(aws_call_t *call);

@@ -3,11 +3,12 @@
  * refresh without blocking), is signed with SigV4 (or a Bedrock bearer key) at each attempt, and
  * is retried in AWS "standard" mode: up to cfg.max_attempts attempts, full-jitter exponential
  * backoff on the call's own uv timer, Retry-After / x-amz-retry-after honoured, and the
- * client-wide retry quota (cost 5, 10 for timeouts; refunds on success). A call gives its slot
- * back while it sleeps and re-enters the queue at the front, so a retry is not starved by newer
- * calls but does not hold capacity while waiting. */
+ * client-wide retry quota (cost 5, 10 for timeouts; refunds on success; the numbers are in
+ * aws_retry.c). A call gives its slot back while it sleeps and re-enters the queue at the front,
+ * so a retry is not starved by newer calls but does not hold capacity while waiting. A streaming
+ * call hands only a 2xx body to its operation; an error answer's body is kept (bounded) and typed
+ * like any other error answer. */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,9 @@
 
 /* Bodies above this are hashed on the threadpool (sigv4.h asks for that above a few 100 KiB). */
 #define AWS_HASH_OFFLOAD_BYTES (256u * 1024u)
+/* A streaming call keeps at most this much of an error answer's body (a JSON error document is a
+ * few hundred bytes; the rest of a larger body is read and dropped). */
+#define AWS_ERROR_BODY_MAX (64u * 1024u)
 
 enum {
     CALL_HASHING = 0,
@@ -51,6 +55,10 @@ struct aws_call {
     bool cancelled, holds_slot, in_queue;
     bool pending_set, pending_allow_retry;
     aws_error_t pending; /* stream failure of this attempt, or the final error when FINISHING */
+    /* Streaming calls only: the attempt's answer is not 2xx, so its body is an error document
+     * collected here for aws__error_from_http instead of being fed to ops->on_data. */
+    bool error_answer;
+    buf_t error_body;
     net_request_t *req;
     uv_timer_t timer;
     aws_creds_waiter_t waiter;
@@ -96,6 +104,7 @@ static void call_free_fields(aws_call_t *call)
     }
     free(call->query);
     free(call->body);
+    buf_free(&call->error_body);
 }
 
 static void call_complete(aws_call_t *call, const aws_error_t *err)
@@ -238,9 +247,7 @@ static void on_net_done(net_request_t *req, const net_response_t *res, void *arg
     } else if (res->http_status >= 200 && res->http_status < 300) {
         int v = call->ops->validate ? call->ops->validate(call->ud, res, &err) : AWS_VALIDATE_OK;
         if (v == AWS_VALIDATE_OK) {
-            /* Success refunds the quota: the cost of the last retry, or 1 for a first try. */
-            c->quota += call->last_cost ? call->last_cost : 1;
-            if (c->quota > c->cfg.retry_quota) c->quota = c->cfg.retry_quota;
+            aws__quota_refund(c, call->last_cost);
             call_pump(c, call->service);
             call_complete(call, NULL);
             return;
@@ -252,9 +259,13 @@ static void on_net_done(net_request_t *req, const net_response_t *res, void *arg
         }
         allow = v == AWS_VALIDATE_RETRY;
     } else {
-        aws__error_from_http(&err, res->http_status, res->headers,
-                             res->body ? res->body->data : NULL, res->body ? res->body->len : 0);
+        /* A streaming call collected the error document itself (call_on_data). */
+        const buf_t *b = call->error_answer ? &call->error_body : res->body;
+        aws__error_from_http(&err, res->http_status, res->headers, b ? b->data : NULL,
+                             b ? b->len : 0);
     }
+    call->error_answer = false;
+    buf_free(&call->error_body);
     call_pump(c, call->service);
     call_attempt_failed(call, &err, allow, res->headers);
 }
@@ -265,49 +276,28 @@ static void backoff_cb(uv_timer_t *t)
     call_enqueue(call, true);
 }
 
-static long retry_after_ms(const net_headers_t *h)
-{
-    if (!h) return -1;
-    const char *v = net_headers_get(h, "x-amz-retry-after");
-    if (v) return strtol(v, NULL, 10);
-    v = net_headers_get(h, "Retry-After");
-    if (v && *v >= '0' && *v <= '9') return strtol(v, NULL, 10) * 1000;
-    return -1;
-}
-
 static void call_attempt_failed(aws_call_t *call, aws_error_t *err, bool allow_retry,
                                 const net_headers_t *h)
 {
     aws_client_t *c = call->c;
     aws_op_metrics_t *m = &c->m[call->op];
     if (err->code == AWS_ERR_THROTTLED) m->throttles++;
-    int cls = aws__error_retry_class(err);
+    int cost = aws__retry_cost(err);
     if (call->ops->may_retry && !call->ops->may_retry(call->ud)) allow_retry = false;
-    if (!allow_retry || cls == 0 || call->cancelled || c->closing ||
+    if (!allow_retry || cost == 0 || call->cancelled || c->closing ||
         call->attempt >= c->cfg.max_attempts) {
         call_complete(call, err);
         return;
     }
-    int cost = cls == 2 ? 10 : 5;
-    if (c->quota < cost) {
+    if (!aws__quota_take(c, cost)) {
         size_t n = strlen(err->message);
         snprintf(err->message + n, sizeof err->message - n, " (retry quota exhausted)");
         call_complete(call, err);
         return;
     }
-    c->quota -= cost;
     call->last_cost = cost;
     m->retries++;
-    double cap = (double)c->cfg.backoff_base_ms * pow(2.0, call->attempt - 1);
-    if (cap > (double)c->cfg.backoff_max_ms) cap = (double)c->cfg.backoff_max_ms;
-    long delay = (long)(aws__rand01(c) * cap);
-    long ra = retry_after_ms(h);
-    if (ra >= 0) {
-        /* Honour the server's hint, but never sleep more than 5 s past our own choice. */
-        long hinted = ra < delay + 5000 ? ra : delay + 5000;
-        if (hinted > delay) delay = hinted;
-        if (delay > c->cfg.backoff_max_ms) delay = c->cfg.backoff_max_ms;
-    }
+    long delay = aws__backoff_ms(c, call->attempt, aws__retry_after_ms(h));
     log_debug(AWS_COMPONENT, "%s attempt %d failed (%s), retrying in %ld ms",
               aws__op_names[call->op], call->attempt, aws_err_name(err->code), delay);
     call->state = CALL_BACKOFF;
@@ -322,10 +312,33 @@ static int call_add_headers(net_request_t *r, const aws_call_t *call)
     return rc;
 }
 
+/* Streaming calls: decides from the status line where the body goes. Only a 2xx answer is the
+ * operation's stream; anything else is a restJson1 error document (a ConverseStream 408 or 429
+ * before the stream starts), which must reach aws__error_from_http intact instead of failing
+ * the event-stream decoder as a corrupt frame. */
+static int call_on_headers(net_request_t *req, long http_status, const net_headers_t *h, void *arg)
+{
+    (void)req;
+    (void)h;
+    aws_call_t *call = arg;
+    call->error_answer = http_status < 200 || http_status >= 300;
+    buf_free(&call->error_body);
+    buf_init(&call->error_body, AWS_ERROR_BODY_MAX);
+    return 0;
+}
+
 static int call_on_data(net_request_t *req, const char *data, size_t len, void *arg)
 {
     (void)req;
     aws_call_t *call = arg;
+    if (call->error_answer) {
+        /* Past the bound the rest is dropped: the type still comes from x-amzn-ErrorType. */
+        if (call->error_body.len < AWS_ERROR_BODY_MAX) {
+            size_t room = AWS_ERROR_BODY_MAX - call->error_body.len;
+            buf_append(&call->error_body, data, len < room ? len : room);
+        }
+        return 0;
+    }
     return call->ops->on_data(call->ud, data, len);
 }
 
@@ -397,8 +410,13 @@ static void call_send(aws_call_t *call)
     }
     net_request_set_timeout_ms(r, call->timeout_ms);
     if (call->max_response) net_request_set_max_response_bytes(r, call->max_response);
-    if (call->ops->on_data) net_request_set_on_data(r, call_on_data);
+    if (call->ops->on_data) {
+        net_request_set_on_headers(r, call_on_headers);
+        net_request_set_on_data(r, call_on_data);
+    }
     call->pending_set = false;
+    call->error_answer = false;
+    buf_free(&call->error_body);
     if (call->ops->attempt_begin) call->ops->attempt_begin(call->ud, call->attempt);
     rc = net_request_start(c->net, r, on_net_done, call);
     if (rc) {

@@ -33,6 +33,73 @@ static int endpoint_parse(aws_endpoint_t *ep, const char *url)
     return 0;
 }
 
+/* The endpoint of service s: the configured override, else the regional AWS host. */
+static int endpoint_build(aws_client_t *c, aws_service_t s)
+{
+    const char *override = s == AWS_SVC_BEDROCK ? c->cfg.bedrock_endpoint : c->cfg.polly_endpoint;
+    char url[300];
+    if (!override) {
+        int n = snprintf(url, sizeof url, "https://%s.%s.amazonaws.com",
+                         s == AWS_SVC_BEDROCK ? "bedrock-runtime" : "polly", c->cfg.region);
+        if (n < 0 || (size_t)n >= sizeof url) return -EINVAL;
+    }
+    aws_endpoint_t ep = {0};
+    int rc = endpoint_parse(&ep, override ? override : url);
+    if (rc) {
+        free(ep.base_url);
+        free(ep.host_header);
+        return rc;
+    }
+    free(c->ep[s].base_url);
+    free(c->ep[s].host_header);
+    c->ep[s] = ep;
+    return 0;
+}
+
+int aws__client_set_region(aws_client_t *c, const char *region)
+{
+    /* A region is a DNS label sequence ("eu-west-3"); anything else would make a host name that
+     * curl rejects or, worse, one that points elsewhere. */
+    size_t n = strlen(region);
+    if (n == 0 || n > 63) return -EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        char ch = region[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '-')) return -EINVAL;
+    }
+    char *old = c->cfg.region;
+    c->cfg.region = strdup(region);
+    if (!c->cfg.region) {
+        c->cfg.region = old;
+        return -ENOMEM;
+    }
+    int rc = 0;
+    for (int s = 0; s < AWS_SVC__COUNT; s++)
+        rc |= endpoint_build(c, (aws_service_t)s);
+    if (rc) {
+        /* Keep signing and addressing consistent: go back to the old region. */
+        free(c->cfg.region);
+        c->cfg.region = old;
+        for (int s = 0; s < AWS_SVC__COUNT; s++)
+            endpoint_build(c, (aws_service_t)s);
+        return rc;
+    }
+    free(old);
+    return 0;
+}
+
+const char *aws_client_endpoint(const aws_client_t *c, const char *service)
+{
+    if (!c || !service) return NULL;
+    if (strcmp(service, "bedrock") == 0) return c->ep[AWS_SVC_BEDROCK].base_url;
+    if (strcmp(service, "polly") == 0) return c->ep[AWS_SVC_POLLY].base_url;
+    return NULL;
+}
+
+const char *aws_client_region(const aws_client_t *c)
+{
+    return c ? c->cfg.region : NULL;
+}
+
 static void defer_cb(uv_timer_t *t)
 {
     aws_client_t *c = t->data;
@@ -113,20 +180,9 @@ aws_client_t *aws_client_new(uv_loop_t *loop, net_client_t *net, const aws_confi
     c->svc[AWS_SVC_POLLY].max_inflight = k->polly_max_inflight;
     c->quota = k->retry_quota;
     c->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)c) | 1;
-    char url[300];
     int rc = 0;
-    if (!k->bedrock_endpoint) {
-        snprintf(url, sizeof url, "https://bedrock-runtime.%s.amazonaws.com", k->region);
-        rc |= endpoint_parse(&c->ep[AWS_SVC_BEDROCK], url);
-    } else {
-        rc |= endpoint_parse(&c->ep[AWS_SVC_BEDROCK], k->bedrock_endpoint);
-    }
-    if (!k->polly_endpoint) {
-        snprintf(url, sizeof url, "https://polly.%s.amazonaws.com", k->region);
-        rc |= endpoint_parse(&c->ep[AWS_SVC_POLLY], url);
-    } else {
-        rc |= endpoint_parse(&c->ep[AWS_SVC_POLLY], k->polly_endpoint);
-    }
+    for (int s = 0; s < AWS_SVC__COUNT; s++)
+        rc |= endpoint_build(c, (aws_service_t)s);
     if (rc) {
         log_error(AWS_COMPONENT, "invalid AWS endpoint URL (want http(s)://host[:port])");
         client_free(c);

@@ -291,9 +291,24 @@ static void files_done(uv_work_t *w, int status)
         aws__client_maybe_closed(c);
         return;
     }
-    if (j->region && c->creds.region_defaulted) {
-        aws_config_set(&c->cfg.region, j->region);
-        c->creds.region_defaulted = false;
+    if (j->region && *j->region && c->creds.region_defaulted) {
+        /* Before any waiter is told: the calls about to be sent sign for the new region and go
+         * to its hosts. */
+        if (aws__client_set_region(c, j->region) == 0)
+            c->creds.region_defaulted = false;
+        else
+            log_warn(AWS_COMPONENT, "ignoring the profile's region: not a region name");
+    }
+    if (!j->refresh && c->cfg.access_key_id && c->cfg.secret_access_key) {
+        /* Static keys whose region had to come from the config file (aws__creds_init). */
+        files_job_free(j);
+        if (aws__creds_set(c, c->cfg.access_key_id, c->cfg.secret_access_key, c->cfg.session_token,
+                           0, "environment")) {
+            aws__creds_fail(c, "out of memory");
+            return;
+        }
+        aws__creds_notify(c, NULL);
+        return;
     }
     if (!j->refresh && j->ak && j->sk && *j->ak && *j->sk) {
         int rc = aws__creds_set(c, j->ak, j->sk, j->token, 0, "profile");
@@ -382,9 +397,14 @@ int aws__creds_init(aws_client_t *c)
     cr->refresh_timer.data = c;
     cr->timer_open = true;
     c->open_handles++;
-    if (c->cfg.access_key_id && c->cfg.secret_access_key)
-        return aws__creds_set(c, c->cfg.access_key_id, c->cfg.secret_access_key,
-                              c->cfg.session_token, 0, "environment");
+    const aws_config_t *k = &c->cfg;
+    /* Static keys are ready at once, unless the region is still to be read from the config file:
+     * then the first call waits for that read (on the threadpool) like any profile lookup, so
+     * it is signed for, and sent to, the profile's region. */
+    bool region_from_file = cr->region_defaulted && (k->config_file || k->home);
+    if (k->access_key_id && k->secret_access_key && !region_from_file)
+        return aws__creds_set(c, k->access_key_id, k->secret_access_key, k->session_token, 0,
+                              "environment");
     return 0;
 }
 

@@ -2,7 +2,9 @@
  * optional Authorization token) and EC2 IMDSv2 (PUT for a session token, GET the role name, GET
  * the role's credentials). Each request has the short cfg.creds_timeout_ms so an absent endpoint
  * costs about a second once, never a blocked loop. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,17 +20,54 @@ enum { STEP_CONTAINER = 1, STEP_IMDS_TOKEN, STEP_IMDS_ROLE, STEP_IMDS_CREDS };
 static void fetch_done(net_request_t *req, const net_response_t *res, void *arg);
 
 /* The SDKs accept plain-http full URIs only for loopback and the ECS/EKS link-local hosts, so
- * that a mis-set variable cannot send the token to an arbitrary host in clear text. */
-static bool full_uri_allowed(const char *uri)
+ * that a mis-set variable cannot send the token to an arbitrary host in clear text. The host is
+ * compared whole, after the authority is parsed the way curl parses it: comparing prefixes of
+ * the URL let "http://localhost.evil.com" and "http://127.0.0.1@evil.com" through. */
+bool aws__creds_full_uri_allowed(const char *uri)
 {
-    if (strncasecmp(uri, "https://", 8) == 0) return true;
+    if (!uri) return false;
+    if (strncasecmp(uri, "https://", 8) == 0) return uri[8] != '\0';
     if (strncasecmp(uri, "http://", 7) != 0) return false;
-    const char *h = uri + 7;
-    static const char *const ok[] = {"127.",           "localhost",      "[::1]", "169.254.170.2",
-                                     "169.254.170.23", "[fd00:ec2::23]", NULL};
-    for (size_t i = 0; ok[i]; i++)
-        if (strncasecmp(h, ok[i], strlen(ok[i])) == 0) return true;
-    return false;
+    const char *auth = uri + 7;
+    size_t alen = strcspn(auth, "/?#");
+    /* Userinfo would make curl connect to what follows the '@': refuse it outright. */
+    if (memchr(auth, '@', alen) || memchr(auth, '\\', alen)) return false;
+    char host[256];
+    const char *port;
+    if (auth[0] == '[') {
+        const char *close = memchr(auth, ']', alen);
+        if (!close || (size_t)(close - auth - 1) >= sizeof host) return false;
+        memcpy(host, auth + 1, (size_t)(close - auth - 1));
+        host[close - auth - 1] = '\0';
+        port = close + 1;
+        struct in6_addr a6, ec2;
+        if (inet_pton(AF_INET6, host, &a6) != 1) return false;
+        inet_pton(AF_INET6, "fd00:ec2::23", &ec2);
+        if (!IN6_IS_ADDR_LOOPBACK(&a6) && memcmp(&a6, &ec2, sizeof a6) != 0) return false;
+    } else {
+        size_t hl = strcspn(auth, ":/?#");
+        if (hl == 0 || hl >= sizeof host) return false;
+        memcpy(host, auth, hl);
+        host[hl] = '\0';
+        port = auth + hl;
+        struct in_addr a4;
+        if (inet_pton(AF_INET, host, &a4) == 1) {
+            uint32_t ip = ntohl(a4.s_addr);
+            if ((ip >> 24) != 127 && strcmp(host, "169.254.170.2") != 0 &&
+                strcmp(host, "169.254.170.23") != 0)
+                return false;
+        } else if (strcasecmp(host, "localhost") != 0) {
+            return false;
+        }
+    }
+    /* Nothing but an optional ":digits" may follow the host inside the authority. */
+    const char *aend = auth + alen;
+    if (port < aend) {
+        if (*port != ':' || port + 1 == aend) return false;
+        for (const char *p = port + 1; p < aend; p++)
+            if (*p < '0' || *p > '9') return false;
+    }
+    return true;
 }
 
 static int fetch_start(aws_client_t *c, const char *method, const char *url, const char *hname,
@@ -70,7 +109,7 @@ void aws__creds_fetch(aws_client_t *c, int kind)
     if (kind == AWS_FETCH_CONTAINER) {
         const aws_config_t *cfg = &c->cfg;
         if (cfg->container_full_uri && !cfg->container_relative_uri) {
-            if (!full_uri_allowed(cfg->container_full_uri)) {
+            if (!aws__creds_full_uri_allowed(cfg->container_full_uri)) {
                 aws__creds_fail(c, "AWS_CONTAINER_CREDENTIALS_FULL_URI must be https or a "
                                    "loopback/link-local http address");
                 return;
@@ -81,7 +120,23 @@ void aws__creds_fetch(aws_client_t *c, int kind)
                      cfg->container_host ? cfg->container_host : "http://169.254.170.2",
                      cfg->container_relative_uri ? cfg->container_relative_uri : "");
         }
-        const char *tok = cfg->container_auth_token ? cfg->container_auth_token : cr->file_token;
+        /* As in the SDKs, a token file wins over the token variable: orchestrators rotate the
+         * file, and a stale variable left beside it must not be sent instead. */
+        const char *tok;
+        if (cfg->container_auth_token_file) {
+            if (!cr->file_token) {
+                aws__creds_fail(c, "cannot read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s",
+                                cfg->container_auth_token_file);
+                return;
+            }
+            tok = cr->file_token;
+        } else {
+            tok = cfg->container_auth_token;
+        }
+        if (tok && (strchr(tok, '\r') || strchr(tok, '\n'))) {
+            aws__creds_fail(c, "the container authorization token is not a legal header value");
+            return;
+        }
         rc = fetch_start(c, "GET", url, tok ? "Authorization" : NULL, tok, STEP_CONTAINER);
     } else {
         imds_url(c, "/latest/api/token", url, sizeof url);

@@ -19,6 +19,9 @@ void aws__creds_fail(aws_client_t *c, const char *fmt, ...) __attribute__((forma
 /* Starts fetching from the container endpoint or IMDS; ends in set+notify or aws__creds_fail. */
 void aws__creds_fetch(aws_client_t *c, int kind);
 void aws__creds_fetch_cancel(aws_client_t *c);
+/* Whether AWS_CONTAINER_CREDENTIALS_FULL_URI may be used: https to any host; plain http only to
+ * localhost, a 127.0.0.0/8 literal, [::1], 169.254.170.2, 169.254.170.23 or [fd00:ec2::23]. */
+bool aws__creds_full_uri_allowed(const char *uri);
 void aws__creds_free(aws_client_t *c);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aws/aws_bedrock.h"
 #include "aws/aws_internal.h"
@@ -278,10 +279,16 @@ static int img_parse(aws_image_family_t fam, const char *body, size_t len, uint8
         yajl_val frs = json_get(doc, "finish_reasons");
         yajl_val f0 = YAJL_IS_ARRAY(frs) && frs->u.array.len ? frs->u.array.values[0] : NULL;
         yajl_val imgs = json_get(doc, "images");
-        if (f0 && YAJL_IS_STRING(f0))
-            rc = img_filtered(err, YAJL_GET_STRING(f0));
-        else if (YAJL_IS_ARRAY(imgs) && imgs->u.array.len > 0 &&
-                 YAJL_IS_STRING(imgs->u.array.values[0]))
+        const char *fr = f0 && YAJL_IS_STRING(f0) ? YAJL_GET_STRING(f0) : NULL;
+        /* Only "Filter reason: ..." is a refusal (the chain stops there). "Inference error" and
+         * any reason Stability adds later are the model failing: the chain tries the next one. */
+        if (fr && strncasecmp(fr, "Filter reason", 13) == 0)
+            rc = img_filtered(err, fr);
+        else if (fr) {
+            aws__error_set(err, AWS_ERR_MODEL_ERROR, NULL, "the model reported: %s", fr);
+            rc = AWS_VALIDATE_FATAL;
+        } else if (YAJL_IS_ARRAY(imgs) && imgs->u.array.len > 0 &&
+                   YAJL_IS_STRING(imgs->u.array.values[0]))
             b64 = YAJL_GET_STRING(imgs->u.array.values[0]);
     }
     if (rc == AWS_VALIDATE_OK) {

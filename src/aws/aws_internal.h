@@ -32,7 +32,8 @@ extern const char *const aws__op_names[AWS_OP__COUNT];
 typedef struct {
     /* Before every attempt (attempt is 1-based): reset per-attempt parsing state. Optional. */
     void (*attempt_begin)(void *ud, int attempt);
-    /* Streaming body (only when set). Return 0, or call aws__call_fail_attempt and return 1. */
+    /* Streaming body of a 2xx answer (only when set; an error answer's body is collected by the
+     * engine instead). Return 0, or call aws__call_fail_attempt and return 1. */
     int (*on_data)(void *ud, const char *data, size_t len);
     /* A 2xx response arrived complete: parse it into ud. Return 0 when it is good; otherwise fill
      * *err and return AWS_VALIDATE_FATAL (deliver as is) or AWS_VALIDATE_RETRY (apply the
@@ -70,6 +71,20 @@ int aws__call_submit(aws_client_t *c, const aws_call_spec_t *spec, const aws_cal
  * even when the error class is retryable. */
 void aws__call_fail_attempt(aws_call_t *call, const aws_error_t *err, bool allow_retry);
 int aws__call_attempt(const aws_call_t *call);
+
+/* ---- retry arithmetic (aws_retry.c) ---- */
+
+/* The server's hint in ms: x-amz-retry-after (ms) or Retry-After (delta seconds); -1 if none. */
+long aws__retry_after_ms(const net_headers_t *h);
+/* The delay before attempt+1 after attempt (1-based) failed: rand * min(base * 2^(attempt-1),
+ * max), stretched towards retry_after_ms (>= 0) by at most 5 s and never beyond max. */
+long aws__backoff_ms(aws_client_t *c, int attempt, long retry_after_ms);
+/* Quota tokens a retry after err costs: 0 = not retryable, 5, or 10 after a timeout. */
+int aws__retry_cost(const aws_error_t *err);
+/* Takes cost tokens from the client-wide quota; false (nothing taken) when it lacks them. */
+bool aws__quota_take(aws_client_t *c, int cost);
+/* A call succeeded: gives back the cost of its last retry, or 1 when it needed none. */
+void aws__quota_refund(aws_client_t *c, int last_cost);
 
 /* ---- errors ---- */
 
@@ -195,6 +210,10 @@ void aws__defer(aws_client_t *c, aws_defer_t *d, void (*fn)(void *), void *arg);
  * pending aws_client_close. */
 void aws__client_maybe_closed(aws_client_t *c);
 double aws__rand01(aws_client_t *c);
+/* Switches the client to region (a profile's `region =`): signing scope and the default
+ * endpoints of services without an explicit endpoint move together. Returns 0, -EINVAL (not a
+ * region name) or -ENOMEM; on failure nothing changes. */
+int aws__client_set_region(aws_client_t *c, const char *region);
 void aws__voices_free(aws_client_t *c);
 void aws__mark_model_dead(aws_client_t *c, const char *model_id, const aws_error_t *why);
 

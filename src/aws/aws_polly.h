@@ -43,7 +43,9 @@ typedef struct {
 /* voices valid during the callback only. err NULL on success. */
 typedef void (*aws_voices_cb)(void *arg, const aws_error_t *err, const aws_voice_t *voices,
                               size_t count);
-/* language NULL or "" = every language. Answers from the cache when fresh (still async). */
+/* language NULL or "" = every language. Answers from the cache when fresh (still async);
+ * otherwise every page of the answer is fetched (NextToken), and callers asking for a language
+ * whose lookup is already running wait for that lookup instead of starting another. */
 int aws_polly_describe_voices(aws_client_t *c, const char *language, aws_voices_cb cb, void *arg);
 
 /* ---- speech ---- */

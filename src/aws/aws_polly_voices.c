@@ -1,5 +1,7 @@
 /* Polly DescribeVoices with a per-language cache (cfg.voices_ttl_s). Answers always arrive from
- * the loop, from the cache or from a GET /v1/voices?LanguageCode=... call. */
+ * the loop, from the cache or from GET /v1/voices?LanguageCode=... calls: one call per page
+ * (Polly may answer a NextToken), and at most one lookup per language in flight; callers who ask
+ * while it runs wait for its answer instead of starting their own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,10 @@
 #include "core/json.h"
 
 #define VOICES_CACHE_MAX 16
+/* A service that keeps answering NextToken (or repeats one) must not loop forever. */
+#define VOICES_MAX_PAGES 100
+/* Polly has a few hundred voices; more is a confused answer, not a bigger list. */
+#define VOICES_MAX 4096
 
 typedef struct {
     char lang[16];
@@ -19,13 +25,17 @@ typedef struct {
     size_t n;
 } voices_entry_t;
 
+typedef struct voices_fetch voices_fetch_t;
+
 struct aws_voices_cache {
     voices_entry_t e[VOICES_CACHE_MAX];
     size_t count;
+    voices_fetch_t *fetching; /* lookups in flight, at most one per language */
 };
 
 void aws__voices_free(aws_client_t *c)
 {
+    /* Called when the client is freed, after every lookup ended (each one holds a job). */
     if (!c->voices) return;
     for (size_t i = 0; i < c->voices->count; i++)
         free(c->voices->e[i].v);
@@ -41,9 +51,16 @@ static voices_entry_t *cache_find(aws_client_t *c, const char *lang)
     return NULL;
 }
 
+static aws_voices_cache_t *cache_get(aws_client_t *c)
+{
+    if (!c->voices) c->voices = calloc(1, sizeof *c->voices);
+    return c->voices;
+}
+
+/* Takes ownership of v. */
 static void cache_store(aws_client_t *c, const char *lang, aws_voice_t *v, size_t n)
 {
-    if (!c->voices && !(c->voices = calloc(1, sizeof *c->voices))) {
+    if (!cache_get(c)) {
         free(v);
         return;
     }
@@ -68,37 +85,49 @@ static void cache_store(aws_client_t *c, const char *lang, aws_voice_t *v, size_
     e->fetched_at = aws__now_s();
 }
 
-typedef struct {
+/* A caller waiting for an answer; each one holds a client job until it is answered. */
+typedef struct voices_waiter voices_waiter_t;
+struct voices_waiter {
+    voices_waiter_t *next;
     aws_client_t *c;
     char lang[16];
     aws_voices_cb cb;
     void *arg;
     aws_defer_t d;
-    aws_voice_t *v;
-    size_t n;
-} voices_job_t;
+};
 
-static void job_end(voices_job_t *j)
+/* One lookup of one language: its pages accumulate in v until a page has no NextToken. */
+struct voices_fetch {
+    voices_fetch_t *next;
+    aws_client_t *c;
+    char lang[16];
+    voices_waiter_t *waiters, **tail;
+    aws_voice_t *v;
+    size_t n, cap;
+    char *next_token; /* from the last page; NULL = that was the last one */
+    int pages;
+};
+
+static void waiter_end(voices_waiter_t *w)
 {
-    aws_client_t *c = j->c;
-    free(j->v);
-    free(j);
+    aws_client_t *c = w->c;
+    free(w);
     c->jobs--;
     aws__client_maybe_closed(c);
 }
 
 static void from_cache(void *arg)
 {
-    voices_job_t *j = arg;
-    voices_entry_t *e = cache_find(j->c, j->lang);
-    if (e && !j->c->closing) {
-        j->cb(j->arg, NULL, e->v, e->n);
+    voices_waiter_t *w = arg;
+    voices_entry_t *e = cache_find(w->c, w->lang);
+    if (e && !w->c->closing) {
+        w->cb(w->arg, NULL, e->v, e->n);
     } else {
         aws_error_t err;
         aws__error_set(&err, AWS_ERR_CANCELLED, NULL, "cancelled");
-        j->cb(j->arg, &err, NULL, 0);
+        w->cb(w->arg, &err, NULL, 0);
     }
-    job_end(j);
+    waiter_end(w);
 }
 
 static unsigned engine_bit(const char *s)
@@ -116,9 +145,10 @@ static void copy_str(char *dst, size_t cap, yajl_val obj, const char *key)
     aws__copy_printable(dst, cap, s ? s : "", s ? strlen(s) : 0);
 }
 
+/* Appends one page's voices to f->v and remembers its NextToken. */
 static int voices_validate(void *ud, const net_response_t *res, aws_error_t *err)
 {
-    voices_job_t *j = ud;
+    voices_fetch_t *f = ud;
     arena_t a;
     arena_init(&a);
     char perr[128];
@@ -131,17 +161,27 @@ static int voices_validate(void *ud, const net_response_t *res, aws_error_t *err
         return AWS_VALIDATE_FATAL;
     }
     size_t n = list->u.array.len;
-    free(j->v);
-    j->v = calloc(n ? n : 1, sizeof *j->v);
-    j->n = 0;
-    if (!j->v) {
-        aws__error_set(err, AWS_ERR_INTERNAL, NULL, "out of memory");
+    if (n > VOICES_MAX - f->n) {
+        aws__error_set(err, AWS_ERR_BAD_RESPONSE, NULL, "DescribeVoices listed over %d voices",
+                       VOICES_MAX);
         arena_free(&a);
         return AWS_VALIDATE_FATAL;
     }
+    if (f->n + n > f->cap || !f->v) {
+        size_t cap = f->n + n ? f->n + n : 1;
+        aws_voice_t *nv = realloc(f->v, cap * sizeof *nv);
+        if (!nv) {
+            aws__error_set(err, AWS_ERR_INTERNAL, NULL, "out of memory");
+            arena_free(&a);
+            return AWS_VALIDATE_FATAL;
+        }
+        f->v = nv;
+        f->cap = cap;
+    }
     for (size_t i = 0; i < n; i++) {
         yajl_val o = list->u.array.values[i];
-        aws_voice_t *v = &j->v[j->n];
+        aws_voice_t *v = &f->v[f->n];
+        memset(v, 0, sizeof *v);
         copy_str(v->id, sizeof v->id, o, "Id");
         if (!v->id[0]) continue;
         copy_str(v->name, sizeof v->name, o, "Name");
@@ -152,57 +192,143 @@ static int voices_validate(void *ud, const net_response_t *res, aws_error_t *err
         for (size_t k = 0; YAJL_IS_ARRAY(eng) && k < eng->u.array.len; k++)
             if (YAJL_IS_STRING(eng->u.array.values[k]))
                 v->engines |= engine_bit(YAJL_GET_STRING(eng->u.array.values[k]));
-        j->n++;
+        f->n++;
     }
+    free(f->next_token);
+    f->next_token = NULL;
+    const char *tok = json_get_str(doc, "NextToken");
+    if (tok && *tok && !(f->next_token = strdup(tok))) {
+        aws__error_set(err, AWS_ERR_INTERNAL, NULL, "out of memory");
+        arena_free(&a);
+        return AWS_VALIDATE_FATAL;
+    }
+    f->pages++;
     arena_free(&a);
     return AWS_VALIDATE_OK;
 }
 
+/* Answers every waiter (err NULL: with the collected list), then ends the lookup. */
+static void fetch_end(voices_fetch_t *f, const aws_error_t *err)
+{
+    aws_client_t *c = f->c;
+    for (voices_fetch_t **pp = &c->voices->fetching; *pp; pp = &(*pp)->next)
+        if (*pp == f) {
+            *pp = f->next;
+            break;
+        }
+    /* Cached before anyone is answered, so that a caller asking again from its callback gets
+     * this list instead of a new lookup. The cache exists (aws_polly_describe_voices made it),
+     * so cache_store keeps v, and nothing replaces the entry while the callbacks run. */
+    const aws_voice_t *v = NULL;
+    if (!err) {
+        cache_store(c, f->lang, f->v, f->n);
+        v = f->v;
+        f->v = NULL;
+    }
+    voices_waiter_t *w = f->waiters;
+    while (w) {
+        voices_waiter_t *next = w->next;
+        if (err)
+            w->cb(w->arg, err, NULL, 0);
+        else
+            w->cb(w->arg, NULL, v, f->n);
+        waiter_end(w);
+        w = next;
+    }
+    free(f->v);
+    free(f->next_token);
+    free(f);
+    c->jobs--;
+    aws__client_maybe_closed(c);
+}
+
+static int fetch_page(voices_fetch_t *f);
+
 static void voices_finish(void *ud, const aws_error_t *err)
 {
-    voices_job_t *j = ud;
-    if (err) {
-        j->cb(j->arg, err, NULL, 0);
-    } else {
-        j->cb(j->arg, NULL, j->v, j->n);
-        cache_store(j->c, j->lang, j->v, j->n);
-        j->v = NULL;
+    voices_fetch_t *f = ud;
+    if (err || !f->next_token) {
+        fetch_end(f, err);
+        return;
     }
-    job_end(j);
+    if (f->pages >= VOICES_MAX_PAGES) {
+        aws_error_t e;
+        aws__error_set(&e, AWS_ERR_BAD_RESPONSE, NULL, "DescribeVoices kept paging (%d pages)",
+                       f->pages);
+        fetch_end(f, &e);
+        return;
+    }
+    int rc = fetch_page(f);
+    if (rc) {
+        aws_error_t e;
+        aws__error_set(&e, rc == -ECANCELED ? AWS_ERR_CANCELLED : AWS_ERR_INTERNAL, NULL,
+                       "DescribeVoices: cannot ask for the next page: %s", strerror(-rc));
+        fetch_end(f, &e);
+    }
 }
 
 static const aws_call_ops_t voices_ops = {.validate = voices_validate, .finish = voices_finish};
 
-int aws_polly_describe_voices(aws_client_t *c, const char *language, aws_voices_cb cb, void *arg)
+/* Submits the call for the next page (the first when f->next_token is NULL). */
+static int fetch_page(voices_fetch_t *f)
 {
-    if (!c || !cb || (language && strlen(language) >= 16)) return -EINVAL;
-    if (c->closing) return -ECANCELED;
-    voices_job_t *j = calloc(1, sizeof *j);
-    if (!j) return -ENOMEM;
-    j->c = c;
-    j->cb = cb;
-    j->arg = arg;
-    snprintf(j->lang, sizeof j->lang, "%s", language ? language : "");
-    c->jobs++;
-    voices_entry_t *e = cache_find(c, j->lang);
-    if (e && aws__now_s() - e->fetched_at < c->cfg.voices_ttl_s) {
-        aws__defer(c, &j->d, from_cache, j);
-        return 0;
-    }
-    sigv4_pair_t q[1] = {{"LanguageCode", j->lang}};
+    sigv4_pair_t q[2];
+    size_t nq = 0;
+    if (f->lang[0]) q[nq++] = (sigv4_pair_t){"LanguageCode", f->lang};
+    if (f->next_token) q[nq++] = (sigv4_pair_t){"NextToken", f->next_token};
     aws_call_spec_t spec = {
         .service = AWS_SVC_POLLY,
         .op = AWS_OP_VOICES,
         .method = "GET",
         .path = "/v1/voices",
         .query = q,
-        .query_count = j->lang[0] ? 1 : 0,
-        .timeout_ms = c->cfg.speech_timeout_ms,
+        .query_count = nq,
+        .timeout_ms = f->c->cfg.speech_timeout_ms,
     };
-    int rc = aws__call_submit(c, &spec, &voices_ops, j, NULL);
-    if (rc) {
-        c->jobs--;
-        free(j);
+    return aws__call_submit(f->c, &spec, &voices_ops, f, NULL);
+}
+
+int aws_polly_describe_voices(aws_client_t *c, const char *language, aws_voices_cb cb, void *arg)
+{
+    if (!c || !cb || (language && strlen(language) >= 16)) return -EINVAL;
+    if (c->closing) return -ECANCELED;
+    if (!cache_get(c)) return -ENOMEM;
+    voices_waiter_t *w = calloc(1, sizeof *w);
+    if (!w) return -ENOMEM;
+    w->c = c;
+    w->cb = cb;
+    w->arg = arg;
+    snprintf(w->lang, sizeof w->lang, "%s", language ? language : "");
+    voices_entry_t *e = cache_find(c, w->lang);
+    if (e && aws__now_s() - e->fetched_at < c->cfg.voices_ttl_s) {
+        c->jobs++;
+        aws__defer(c, &w->d, from_cache, w);
+        return 0;
     }
-    return rc;
+    for (voices_fetch_t *f = c->voices->fetching; f; f = f->next) {
+        if (strcmp(f->lang, w->lang) != 0) continue;
+        c->jobs++;
+        *f->tail = w;
+        f->tail = &w->next;
+        return 0;
+    }
+    voices_fetch_t *f = calloc(1, sizeof *f);
+    if (!f) {
+        free(w);
+        return -ENOMEM;
+    }
+    f->c = c;
+    snprintf(f->lang, sizeof f->lang, "%s", w->lang);
+    f->waiters = w;
+    f->tail = &w->next;
+    int rc = fetch_page(f);
+    if (rc) {
+        free(f);
+        free(w);
+        return rc;
+    }
+    c->jobs += 2; /* the waiter and the lookup */
+    f->next = c->voices->fetching;
+    c->voices->fetching = f;
+    return 0;
 }

@@ -465,6 +465,46 @@ class FakeAwsBehaviour(unittest.TestCase):
             self.assertTrue({"Gender", "Id", "LanguageCode", "LanguageName", "Name",
                              "SupportedEngines"} <= set(v))
 
+    def test_polly_voices_pages(self):
+        st, _, raw = self.client.call("GET", "/v1/voices", "polly")
+        every = [v["Id"] for v in json.loads(raw)["Voices"]]
+        self.assertNotIn("NextToken", json.loads(raw))
+        self.fake.set_config(voices_page_size=7)
+        got, token, pages = [], None, 0
+        while True:
+            path = "/v1/voices" + ("?NextToken=" + quote(token, safe="") if token else "")
+            st, _, raw = self.client.call("GET", path, "polly")
+            self.assertEqual(st, 200, raw)
+            doc = json.loads(raw)
+            self.assertLessEqual(len(doc["Voices"]), 7)
+            got += [v["Id"] for v in doc["Voices"]]
+            pages += 1
+            token = doc.get("NextToken")
+            if not token:
+                break
+        self.assertEqual(got, every)
+        self.assertEqual(pages, (len(every) + 6) // 7)
+        # Filters apply before paging; a made-up token is refused like Polly does.
+        st, _, raw = self.client.call("GET", "/v1/voices?LanguageCode=en-GB", "polly")
+        self.assertNotIn("NextToken", json.loads(raw))
+        st, h, _ = self.client.call("GET", "/v1/voices?NextToken=bogus", "polly")
+        self.assertEqual((st, error_type(h)), (400, "InvalidNextTokenException"))
+
+    def test_inference_error_shapes(self):
+        self.fake.add_faults([{"match": {"op": "invoke"}, "action": "inference_error"}])
+        st, _, raw = self.client.bedrock("invoke", "stability.stable-image-core-v1:1",
+                                         {"prompt": "x"})
+        doc = json.loads(raw)
+        self.assertEqual((st, doc["finish_reasons"], doc["images"]),
+                         (200, ["Inference error"], []))
+        st, _, raw = self.client.bedrock("invoke", "stability.stable-diffusion-xl-v1",
+                                         {"text_prompts": [{"text": "x"}]})
+        self.assertEqual(json.loads(raw)["artifacts"][0]["finishReason"], "ERROR")
+        st, h, raw = self.client.bedrock(
+            "invoke", "amazon.nova-canvas-v1:0",
+            {"taskType": "TEXT_IMAGE", "textToImageParams": {"text": "x"}})
+        self.assertEqual((st, error_type(h)), (424, "ModelErrorException"))
+
     # ---- faults, log, concurrency
 
     def test_throttle_per_service_and_times(self):
@@ -650,18 +690,30 @@ class FakeAwsSigning(unittest.TestCase):
         self.assertAuthError(self.client.call("GET", "/v1/voices", "polly", raw_headers={}),
                              403, "MissingAuthenticationTokenException")
 
-    def test_expired_date_rejected(self):
-        old = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=10)
+    def _voices_signed_at(self, minutes):
+        """GET /v1/voices signed with a clock `minutes` off (negative = in the past)."""
+        when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(minutes=minutes)
         creds = Credentials(ACCESS_KEY, SECRET_KEY)
         req = AWSRequest(method="GET", url=self.fake.url + "/v1/voices")
         auth = SigV4Auth(creds, "polly", "us-east-1")
-        req.context["timestamp"] = old.strftime("%Y%m%dT%H%M%SZ")
+        req.context["timestamp"] = when.strftime("%Y%m%dT%H%M%SZ")
         auth._modify_request_before_signing(req)
         sig = auth.signature(auth.string_to_sign(req, auth.canonical_request(req)), req)
         auth._inject_signature_to_request(req, sig)
         hdrs = dict(req.headers.items())
-        self.assertAuthError(self.client.call("GET", "/v1/voices", "polly", raw_headers=hdrs),
+        return self.client.call("GET", "/v1/voices", "polly", raw_headers=hdrs)
+
+    def test_expired_date_rejected(self):
+        # AWS allows 15 minutes of clock skew either way.
+        self.assertAuthError(self._voices_signed_at(-20),
                              403, "InvalidSignatureException", "Signature expired")
+        self.assertAuthError(self._voices_signed_at(20),
+                             403, "InvalidSignatureException", "Signature not yet current")
+
+    def test_clock_skew_within_fifteen_minutes_accepted(self):
+        for minutes in (-10, 10):
+            st, _, raw = self._voices_signed_at(minutes)
+            self.assertEqual(st, 200, raw)
 
     def test_session_token(self):
         c = Client(self.tok_fake, token=TOKEN)

@@ -2,6 +2,7 @@
  * tools/fake-aws (and tests/aws_creds_server.py for container/IMDS credentials), each started by
  * this file with /usr/bin/python3. Assertions use fake-aws's request log (GET /__fake/requests). */
 #include "aws/aws_bedrock.h"
+#include "aws/aws_creds_int.h"
 #include "fake_aws_fixture.h"
 static void fx_close(fx_t *f)
 {
@@ -759,6 +760,475 @@ TEST(bearer_token_and_no_credentials)
     fx_close(&f);
 }
 
+/* ---- ConverseStream errors before the stream ---- */
+
+TEST(stream_error_answers_typed_and_not_retried)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    /* A JSON error document instead of an event stream: typed from the document, one attempt
+     * for the non-retryable ones (not "corrupt event stream", which would be retried). */
+    static const struct {
+        int status;
+        aws_err_t code;
+        const char *type;
+    } cases[] = {{408, AWS_ERR_MODEL_TIMEOUT, "ModelTimeoutException"},
+                 {424, AWS_ERR_MODEL_ERROR, "ModelErrorException"},
+                 {400, AWS_ERR_VALIDATION, "ValidationException"},
+                 {403, AWS_ERR_ACCESS_DENIED, "AccessDeniedException"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        fake_reset(g_fake);
+        char rule[200];
+        snprintf(rule, sizeof rule,
+                 "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"status\",\"status\":%d}",
+                 cases[i].status);
+        fake_post(g_fake, "/__fake/faults", rule);
+        conv_out_t o;
+        run_converse(&f, &o, true, reset_cb);
+        ASSERT(!o.ok);
+        ASSERT_EQ(o.err.code, cases[i].code);
+        ASSERT_STREQ(o.err.type, cases[i].type);
+        ASSERT_EQ(o.err.http_status, cases[i].status);
+        ASSERT(o.err.request_id[0]);
+        ASSERT(strstr(o.err.message, "corrupt") == NULL);
+        ASSERT_EQ(o.attempts, 1);
+        ASSERT_EQ(o.ndeltas, 0);
+        ASSERT_EQ(fake_count(g_fake, "converse-stream"), 1);
+        conv_free(&o);
+    }
+    /* 429 ThrottlingException before the stream: retried, then the whole text streams. */
+    fake_reset(g_fake);
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"throttle\",\"times\":1}");
+    conv_out_t o;
+    run_converse(&f, &o, true, NULL);
+    ASSERT(o.ok);
+    ASSERT_EQ(o.attempts, 2);
+    ASSERT(o.ndeltas > 3);
+    ASSERT_STREQ(o.deltas.data, o.text);
+    ASSERT_EQ(fake_count(g_fake, "converse-stream"), 2);
+    aws_op_counts_t n;
+    ASSERT_EQ(aws_client_op_counts(f.aws, "converse_stream", &n), 0);
+    ASSERT_EQ(n.throttles, 1);
+    conv_free(&o);
+    /* Always throttled: three attempts, the typed error. */
+    fake_reset(g_fake);
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"throttle\"}");
+    run_converse(&f, &o, true, NULL);
+    ASSERT_EQ(o.err.code, AWS_ERR_THROTTLED);
+    ASSERT_STREQ(o.err.type, "ThrottlingException");
+    ASSERT_EQ(o.err.http_status, 429);
+    ASSERT_EQ(o.attempts, 3);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+/* ---- retries: timeout cost, Retry-After seconds, the jitter bound ---- */
+
+TEST(client_timeout_costs_ten_tokens)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    f.cfg.max_attempts = 2;
+    fx_start(&f);
+    ASSERT_EQ(aws_client_retry_quota(f.aws), 500);
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":500}");
+    conv_out_t o;
+    memset(&o, 0, sizeof o);
+    buf_init(&o.deltas, 1 << 20);
+    aws_converse_req_t r;
+    conv_req(&r);
+    r.timeout_ms = 100;
+    ASSERT_EQ(aws_converse(f.aws, &r, conv_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 10000);
+    ASSERT_EQ(o.err.code, AWS_ERR_TIMEOUT);
+    ASSERT_EQ(o.err.http_status, 0);
+    ASSERT_EQ(o.attempts, 2);
+    /* One retry after a timeout costs 10 (not 5); a failed call refunds nothing. */
+    ASSERT_EQ(aws_client_retry_quota(f.aws), 490);
+    conv_free(&o);
+    /* A first-try success gives one token back. */
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":0}");
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    ASSERT_EQ(aws_client_retry_quota(f.aws), 491);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST(retry_after_seconds_honoured)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    /* Our own backoff would be under 20 ms (fx_cfg); the server asks for a second. */
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse\"},\"action\":\"throttle\",\"times\":1,"
+              "\"headers\":{\"Retry-After\":\"1\"}}");
+    uint64_t t0 = uv_hrtime();
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    long ms = elapsed_ms(t0);
+    ASSERT(o.ok);
+    ASSERT_EQ(o.attempts, 2);
+    ASSERT(ms >= 1000);
+    ASSERT(ms < 4000);
+    conv_free(&o);
+    fx_close(&f);
+}
+
+TEST(backoff_within_full_jitter_bound)
+{
+    /* The delay computation itself, sampled many times per attempt. */
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    f.cfg.backoff_base_ms = 100;
+    f.cfg.backoff_max_ms = 1000;
+    fx_start(&f);
+    for (int attempt = 1; attempt <= 6; attempt++) {
+        long cap = 100L << (attempt - 1);
+        if (cap > 1000) cap = 1000;
+        long lo = cap, hi = -1;
+        for (int i = 0; i < 2000; i++) {
+            long d = aws__backoff_ms(f.aws, attempt, -1);
+            ASSERT(d >= 0 && d < cap);
+            if (d < lo) lo = d;
+            if (d > hi) hi = d;
+        }
+        /* Jittered over the whole range, not a fixed or half-range delay. */
+        ASSERT(lo < cap / 10);
+        ASSERT(hi >= cap * 9 / 10);
+    }
+    /* A hint lengthens the delay, by at most 5 s over our own choice and never past the max. */
+    for (int i = 0; i < 200; i++) {
+        ASSERT_EQ(aws__backoff_ms(f.aws, 1, 300), 300);
+        ASSERT_EQ(aws__backoff_ms(f.aws, 1, 100000), 1000);
+        long d = aws__backoff_ms(f.aws, 2, 0);
+        ASSERT(d >= 0 && d < 200);
+    }
+    /* Through the fake: always throttled, base 200 ms: two sleeps below 200 + 400 ms. */
+    fx_close(&f);
+    fx_cfg(&f, g_fake);
+    f.cfg.backoff_base_ms = 200;
+    fx_start(&f);
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"converse\"},\"action\":\"throttle\"}");
+    uint64_t t0 = uv_hrtime();
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    long ms = elapsed_ms(t0);
+    ASSERT_EQ(o.err.code, AWS_ERR_THROTTLED);
+    ASSERT_EQ(o.attempts, 3);
+    ASSERT(ms < 600 + 400); /* the sleeps plus three local round trips */
+    conv_free(&o);
+    fx_close(&f);
+}
+
+/* ---- images: a model failure is not a refusal ---- */
+
+TEST(image_inference_error_tries_next_model)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"invoke\",\"model\":\"stability.stable-image-core-v1:1\"},"
+              "\"action\":\"inference_error\",\"times\":1}");
+    img_out_t o;
+    memset(&o, 0, sizeof o);
+    aws_image_req_t r;
+    aws_image_req_init(&r);
+    r.model_id = "stability.stable-image-core-v1:1";
+    r.prompt = "A fox in a lantern-lit forest";
+    ASSERT_EQ(aws_image_generate(f.aws, &r, img_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 30000);
+    ASSERT(!o.ok);
+    ASSERT_EQ(o.err.code, AWS_ERR_MODEL_ERROR);
+    ASSERT(strstr(o.err.message, "Inference error") != NULL);
+    ASSERT_EQ(o.err.attempts, 1);
+    /* In the chain the next model is asked, and the failing one is not marked dead. */
+    fake_reset(g_fake);
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"invoke\",\"model\":\"stability.stable-image-core-v1:1\"},"
+              "\"action\":\"inference_error\",\"times\":1}");
+    run_chain(&f, &o, "A fox in a lantern-lit forest");
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.model, "amazon.nova-canvas-v1:0");
+    ASSERT(o.png_magic);
+    ASSERT(!aws_image_model_is_dead(f.aws, "stability.stable-image-core-v1:1"));
+    ASSERT_EQ(fake_count(g_fake, "invoke"), 2);
+    fx_close(&f);
+}
+
+/* ---- region from a profile ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *fp = fopen(path, "w");
+    ASSERT(fp);
+    fputs(text, fp);
+    fclose(fp);
+}
+
+TEST(profile_region_moves_scope_and_endpoint)
+{
+    need_python();
+    /* This fake only accepts signatures scoped to eu-west-3. */
+    const char *extra[] = {"--region", "eu-west-3", NULL};
+    static int port;
+    if (!port) port = fake_start("fake_euw3", extra);
+    fake_reset(port);
+    char conf[256];
+    snprintf(conf, sizeof conf, "%s/config-region", g_dir);
+    /* Keys and region in a [profile x] section of the config file. */
+    write_file(conf, "[default]\nregion = ap-south-1\n\n[profile story]\n"
+                     "aws_access_key_id = AKIDFAKE\naws_secret_access_key = SECRET\n"
+                     "region = eu-west-3\n");
+    fx_t f;
+    fx_cfg(&f, port);
+    aws_config_set(&f.cfg.region, NULL);
+    aws_config_set(&f.cfg.polly_endpoint, NULL); /* the default host follows the region */
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    aws_config_set(&f.cfg.credentials_file, "/nonexistent/credentials");
+    aws_config_set(&f.cfg.config_file, conf);
+    aws_config_set(&f.cfg.profile, "story");
+    fx_start(&f);
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    conv_free(&o);
+    aws_creds_info_t ci;
+    aws_client_creds_info(f.aws, &ci);
+    ASSERT_STREQ(ci.source, "profile");
+    ASSERT_STREQ(aws_client_region(f.aws), "eu-west-3");
+    ASSERT_STREQ(aws_client_endpoint(f.aws, "polly"), "https://polly.eu-west-3.amazonaws.com");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+    ASSERT_STREQ(aws_client_endpoint(f.aws, "bedrock"), url); /* an override stays */
+    fx_close(&f);
+
+    /* Static keys with the region in ~/.aws/config: the region is still read (before the first
+     * call is signed), and both default hosts move to it. */
+    char home[256], dir[300], conf2[320];
+    snprintf(home, sizeof home, "%s/home-region", g_dir);
+    snprintf(dir, sizeof dir, "%s/.aws", home);
+    mkdir(home, 0700);
+    mkdir(dir, 0700);
+    snprintf(conf2, sizeof conf2, "%s/config", dir);
+    write_file(conf2, "[default]\nregion = eu-west-3\n");
+    fx_cfg(&f, port);
+    aws_config_set(&f.cfg.region, NULL);
+    aws_config_set(&f.cfg.polly_endpoint, NULL);
+    aws_config_set(&f.cfg.home, home);
+    fx_start(&f);
+    ASSERT_STREQ(aws_client_endpoint(f.aws, "polly"), "https://polly.us-east-1.amazonaws.com");
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    conv_free(&o);
+    aws_client_creds_info(f.aws, &ci);
+    ASSERT_STREQ(ci.source, "environment");
+    ASSERT_STREQ(aws_client_endpoint(f.aws, "polly"), "https://polly.eu-west-3.amazonaws.com");
+    arena_t a;
+    arena_init(&a);
+    fake_count(port, "converse");
+    yajl_val log = fake_log(&a, port, "converse");
+    ASSERT_EQ(log->u.array.len, 2);
+    for (size_t i = 0; i < 2; i++) {
+        bool ok = false;
+        json_get_bool(log->u.array.values[i], "signed_ok", &ok);
+        ASSERT(ok);
+    }
+    arena_free(&a);
+    fx_close(&f);
+    /* Without an explicit endpoint the Bedrock host follows as well. */
+    fx_cfg(&f, port);
+    aws_config_set(&f.cfg.region, NULL);
+    aws_config_set(&f.cfg.bedrock_endpoint, NULL);
+    aws_config_set(&f.cfg.home, home);
+    fx_start(&f);
+    probe_out_t p = {0};
+    ASSERT_EQ(aws_client_probe(f.aws, probe_cb, &p), 0);
+    fx_run_until(&f, &p.done, 5000);
+    ASSERT(p.p.sigv4);
+    ASSERT_STREQ(aws_client_endpoint(f.aws, "bedrock"),
+                 "https://bedrock-runtime.eu-west-3.amazonaws.com");
+    fx_close(&f);
+}
+
+/* ---- container credentials: relative URI, token variable, token file ---- */
+
+static int creds_server(const char *tag, const char *auth)
+{
+    char script[256], server[600];
+    snprintf(script, sizeof script, "%s/%s.json", g_dir, tag);
+    /* No session token: the shared fake knows none. */
+    write_file(script, "[{\"AccessKeyId\":\"AKIDFAKE\",\"SecretAccessKey\":\"SECRET\","
+                       "\"ExpiresIn\":3600}]");
+    snprintf(server, sizeof server, "%s/tests/aws_creds_server.py", source_dir());
+    const char *args[] = {"--script", script, "--auth-token", auth, NULL};
+    return spawn_server(server, tag, args);
+}
+
+static const char *const g_aws_env[] = {"AWS_REGION",
+                                        "AWS_DEFAULT_REGION",
+                                        "AWS_ENDPOINT_URL",
+                                        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+                                        "AWS_ENDPOINT_URL_POLLY",
+                                        "AWS_ACCESS_KEY_ID",
+                                        "AWS_SECRET_ACCESS_KEY",
+                                        "AWS_SESSION_TOKEN",
+                                        "AWS_BEARER_TOKEN_BEDROCK",
+                                        "AWS_PROFILE",
+                                        "AWS_SHARED_CREDENTIALS_FILE",
+                                        "AWS_CONFIG_FILE",
+                                        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+                                        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                                        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+                                        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+                                        "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                                        "AWS_EC2_METADATA_DISABLED",
+                                        "AWS_MAX_ATTEMPTS",
+                                        NULL};
+
+TEST(container_relative_uri_and_token_from_env)
+{
+    shared_fake();
+    need_python();
+    int cport = creds_server("creds_rel", "env-token-7");
+    for (size_t i = 0; g_aws_env[i]; i++)
+        unsetenv(g_aws_env[i]);
+    char home[256];
+    snprintf(home, sizeof home, "%s/empty-home", g_dir);
+    mkdir(home, 0700);
+    setenv("HOME", home, 1);
+    setenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/creds", 1);
+    setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "env-token-7", 1);
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    int rc = aws_config_from_env(&f.cfg);
+    unsetenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
+    unsetenv("AWS_CONTAINER_AUTHORIZATION_TOKEN");
+    ASSERT_EQ(rc, 0);
+    ASSERT_STREQ(f.cfg.container_relative_uri, "/creds");
+    ASSERT_STREQ(f.cfg.container_auth_token, "env-token-7");
+    char host[64];
+    snprintf(host, sizeof host, "http://127.0.0.1:%d", cport);
+    aws_config_set(&f.cfg.container_host, host);
+    fx_start(&f);
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    conv_free(&o);
+    aws_creds_info_t ci;
+    aws_client_creds_info(f.aws, &ci);
+    ASSERT_STREQ(ci.source, "container");
+    ASSERT(ci.expiration > (int64_t)time(NULL) + 3000);
+    int st;
+    char *hits = http_local(cport, "GET", "/__hits", NULL, &st);
+    ASSERT(strstr(hits, "\"creds\": 1") != NULL);
+    ASSERT(strstr(hits, "\"unauthorized\": 0") != NULL);
+    fx_close(&f);
+}
+
+TEST(container_token_file_wins_over_variable)
+{
+    shared_fake();
+    need_python();
+    int cport = creds_server("creds_file", "file-token-9");
+    char tokfile[256], full[128];
+    snprintf(tokfile, sizeof tokfile, "%s/token-9", g_dir);
+    write_file(tokfile, "file-token-9\n");
+    snprintf(full, sizeof full, "http://localhost:%d/creds", cport);
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    aws_config_set(&f.cfg.container_full_uri, full);
+    aws_config_set(&f.cfg.container_auth_token, "stale-variable-token");
+    aws_config_set(&f.cfg.container_auth_token_file, tokfile);
+    fx_start(&f);
+    conv_out_t o;
+    run_converse(&f, &o, false, NULL);
+    ASSERT(o.ok);
+    conv_free(&o);
+    int st;
+    char *hits = http_local(cport, "GET", "/__hits", NULL, &st);
+    ASSERT(strstr(hits, "\"creds\": 1") != NULL);
+    ASSERT(strstr(hits, "\"unauthorized\": 0") != NULL);
+    fx_close(&f);
+    /* A configured token file that cannot be read is an error, not a fallback. */
+    fx_cfg(&f, g_fake);
+    aws_config_set(&f.cfg.access_key_id, NULL);
+    aws_config_set(&f.cfg.secret_access_key, NULL);
+    aws_config_set(&f.cfg.container_full_uri, full);
+    aws_config_set(&f.cfg.container_auth_token, "file-token-9");
+    aws_config_set(&f.cfg.container_auth_token_file, "/nonexistent/token");
+    fx_start(&f);
+    run_converse(&f, &o, false, NULL);
+    ASSERT_EQ(o.err.code, AWS_ERR_CREDENTIALS);
+    ASSERT(strstr(o.err.message, "TOKEN_FILE") != NULL);
+    conv_free(&o);
+    hits = http_local(cport, "GET", "/__hits", NULL, &st);
+    ASSERT(strstr(hits, "\"creds\": 1") != NULL);
+    fx_close(&f);
+}
+
+TEST(container_full_uri_hosts)
+{
+    static const struct {
+        const char *uri;
+        bool ok;
+    } cases[] = {
+        {"https://creds.example.com/v1", true},
+        {"HTTPS://anything:8443/x", true},
+        {"http://localhost/creds", true},
+        {"http://LOCALHOST:8080/creds", true},
+        {"http://127.0.0.1:9911/creds", true},
+        {"http://127.255.3.4/creds", true},
+        {"http://127.0.0.1", true},
+        {"http://169.254.170.2/v2/credentials/x", true},
+        {"http://169.254.170.23/v1/credentials", true},
+        {"http://[::1]:8080/creds", true},
+        {"http://[fd00:ec2::23]/creds", true},
+        {"http://[0:0:0:0:0:0:0:1]/creds", true},
+        {"http://localhost.evil.com/creds", false},
+        {"http://localhostevil.com/creds", false},
+        {"http://127.0.0.1.example.com/creds", false},
+        {"http://127.x.example/creds", false},
+        {"http://127.0.0.1@evil.com/creds", false},
+        {"http://evil.com#@127.0.0.1/", false},
+        {"http://169.254.170.2.evil.com/", false},
+        {"http://169.254.170.20/", false},
+        {"http://169.254.169.254/latest", false},
+        {"http://10.0.0.1/creds", false},
+        {"http://[::2]/creds", false},
+        {"http://[fd00:ec2::24]/creds", false},
+        {"http://[::1/creds", false},
+        {"http://localhost:80x/creds", false},
+        {"http://localhost:/creds", false},
+        {"http:///creds", false},
+        {"https://", false},
+        {"ftp://localhost/creds", false},
+        {"localhost/creds", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        if (aws__creds_full_uri_allowed(cases[i].uri) != cases[i].ok)
+            TEST__FAIL("%s should be %s", cases[i].uri, cases[i].ok ? "allowed" : "refused");
+    }
+    ASSERT(!aws__creds_full_uri_allowed(NULL));
+}
+
 TEST_MAIN({"signing_without_session_token", signing_without_session_token},
           {"signing_with_session_token", signing_with_session_token},
           {"stream_deltas_equal_converse_text", stream_deltas_equal_converse_text},
@@ -774,4 +1244,14 @@ TEST_MAIN({"signing_without_session_token", signing_without_session_token},
           {"credentials_from_rotating_container_endpoint",
            credentials_from_rotating_container_endpoint},
           {"credentials_from_imds", credentials_from_imds},
-          {"bearer_token_and_no_credentials", bearer_token_and_no_credentials})
+          {"bearer_token_and_no_credentials", bearer_token_and_no_credentials},
+          {"stream_error_answers_typed_and_not_retried",
+           stream_error_answers_typed_and_not_retried},
+          {"client_timeout_costs_ten_tokens", client_timeout_costs_ten_tokens},
+          {"retry_after_seconds_honoured", retry_after_seconds_honoured},
+          {"backoff_within_full_jitter_bound", backoff_within_full_jitter_bound},
+          {"image_inference_error_tries_next_model", image_inference_error_tries_next_model},
+          {"profile_region_moves_scope_and_endpoint", profile_region_moves_scope_and_endpoint},
+          {"container_relative_uri_and_token_from_env", container_relative_uri_and_token_from_env},
+          {"container_token_file_wins_over_variable", container_token_file_wins_over_variable},
+          {"container_full_uri_hosts", container_full_uri_hosts})

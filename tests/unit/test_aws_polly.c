@@ -325,7 +325,167 @@ TEST(speech_cancel)
     fx_close(&f);
 }
 
+/* The largest number of the given op's requests the fake was serving at one instant, counting
+ * only overlaps longer than 50 ms (a response leaving and the next request arriving on another
+ * connection may touch by a millisecond or two). */
+static int max_overlap(int port, const char *op, size_t *count)
+{
+    arena_t a;
+    arena_init(&a);
+    fake_count(port, op); /* let the log settle */
+    yajl_val log = fake_log(&a, port, op);
+    size_t n = log->u.array.len;
+    int best = 0;
+    for (size_t i = 0; i < n; i++) {
+        double ti = 0;
+        yajl_val e = log->u.array.values[i];
+        yajl_val tv = json_get(e, "time");
+        ASSERT(tv && YAJL_IS_NUMBER(tv));
+        ti = YAJL_GET_DOUBLE(tv);
+        /* Requests in flight at ti + 25 ms. */
+        double at = ti + 0.025;
+        int live = 0;
+        for (size_t k = 0; k < n; k++) {
+            yajl_val o = log->u.array.values[k];
+            double tk = YAJL_GET_DOUBLE(json_get(o, "time"));
+            int64_t dur = 0;
+            json_get_int(o, "duration_ms", &dur);
+            if (tk <= at && at + 0.025 < tk + (double)dur / 1000.0) live++;
+        }
+        if (live > best) best = live;
+    }
+    arena_free(&a);
+    if (count) *count = n;
+    return best;
+}
+
+TEST(job_concurrency_bounded)
+{
+    shared_fake();
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    f.cfg.polly_job_concurrency = 2;
+    f.cfg.polly_chunk_chars = 1000;
+    fx_start(&f);
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":300}");
+    char *story = make_story(5000);
+    speak_out_t o = {0};
+    aws_speech_req_t r = {.text = story, .voice_id = "Joanna", .engine = "neural"};
+    uint64_t t0 = uv_hrtime();
+    ASSERT_EQ(aws_polly_speak(f.aws, &r, speak_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 60000);
+    long ms = (long)((uv_hrtime() - t0) / 1000000u);
+    ASSERT(o.ok);
+    ASSERT(o.r.chunks >= 5);
+    size_t calls = 0;
+    int peak = max_overlap(g_fake, "speech", &calls);
+    ASSERT_EQ(calls, o.r.chunks);
+    ASSERT_EQ(peak, 2); /* two at a time: never more, and the bound is actually used */
+    /* ceil(chunks / 2) waves of 300 ms at least. */
+    ASSERT(ms >= (long)((o.r.chunks + 1) / 2) * 300 - 20);
+    speak_free(&o);
+    free(story);
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":0}");
+    fx_close(&f);
+}
+
+static void voices_all(fx_t *f, voices_out_t *v)
+{
+    memset(v, 0, sizeof *v);
+    ASSERT_EQ(aws_polly_describe_voices(f->aws, NULL, voices_cb, v), 0);
+    fx_run_until(f, &v->done, 20000);
+    ASSERT(v->ok);
+}
+
+TEST(voices_follow_next_token)
+{
+    shared_fake();
+    /* The whole list in one page, for reference. */
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    voices_out_t ref;
+    voices_all(&f, &ref);
+    ASSERT(ref.n > 20);
+    fx_close(&f);
+    /* Seven voices per page: every page is asked for, and the list is the same. */
+    fake_reset(g_fake);
+    fake_post(g_fake, "/__fake/config", "{\"voices_page_size\":7}");
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    voices_out_t v;
+    voices_all(&f, &v);
+    ASSERT_EQ(v.n, ref.n);
+    ASSERT_EQ(v.joanna, ref.joanna);
+    ASSERT_EQ(v.celine, ref.celine);
+    ASSERT(v.celine != 0 && v.joanna != 0);
+    ASSERT_EQ(fake_count(g_fake, "voices"), (ref.n + 6) / 7);
+    /* The joined list is what the cache answers later. */
+    voices_all(&f, &v);
+    ASSERT_EQ(v.n, ref.n);
+    ASSERT_EQ(fake_count(g_fake, "voices"), (ref.n + 6) / 7);
+    /* A speech job finds a voice that sits on a later page. */
+    speak_out_t o = {0};
+    aws_speech_req_t r = {.text = "Bonjour.", .voice_id = "Celine"};
+    ASSERT_EQ(aws_polly_speak(f.aws, &r, speak_cb, &o, NULL), 0);
+    fx_run_until(&f, &o.done, 20000);
+    ASSERT(o.ok);
+    ASSERT_STREQ(o.r.engine, "standard");
+    speak_free(&o);
+    fake_post(g_fake, "/__fake/config", "{\"voices_page_size\":0}");
+    fx_close(&f);
+}
+
+TEST(voices_concurrent_lookups_merged)
+{
+    shared_fake();
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":200}");
+    fx_t f;
+    fx_cfg(&f, g_fake);
+    fx_start(&f);
+    voices_out_t us[3], fr;
+    memset(us, 0, sizeof us);
+    memset(&fr, 0, sizeof fr);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(aws_polly_describe_voices(f.aws, "en-US", voices_cb, &us[i]), 0);
+    ASSERT_EQ(aws_polly_describe_voices(f.aws, "fr-FR", voices_cb, &fr), 0);
+    for (int i = 0; i < 3; i++)
+        ASSERT(!us[i].done); /* never from inside the call */
+    for (int i = 0; i < 3; i++) {
+        fx_run_until(&f, &us[i].done, 10000);
+        ASSERT(us[i].ok);
+        ASSERT_EQ(us[i].n, us[0].n);
+        ASSERT(us[i].joanna & AWS_ENGINE_NEURAL);
+        ASSERT_EQ(us[i].celine, 0);
+    }
+    fx_run_until(&f, &fr.done, 10000);
+    ASSERT(fr.ok && fr.celine == AWS_ENGINE_STANDARD && fr.joanna == 0);
+    /* One request per language, not one per caller. */
+    arena_t a;
+    arena_init(&a);
+    fake_count(g_fake, "voices");
+    yajl_val log = fake_log(&a, g_fake, "voices");
+    ASSERT_EQ(log->u.array.len, 2);
+    arena_free(&a);
+    /* A failed lookup answers every waiter with the error. */
+    fake_post(g_fake, "/__fake/config", "{\"latency_ms\":0}");
+    fake_post(g_fake, "/__fake/faults",
+              "{\"match\":{\"op\":\"voices\"},\"action\":\"status\",\"status\":403,"
+              "\"error\":\"AccessDeniedException\"}");
+    voices_out_t e[2];
+    memset(e, 0, sizeof e);
+    for (int i = 0; i < 2; i++)
+        ASSERT_EQ(aws_polly_describe_voices(f.aws, "de-DE", voices_cb, &e[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        fx_run_until(&f, &e[i].done, 10000);
+        ASSERT(!e[i].ok);
+    }
+    fx_close(&f);
+}
+
 TEST_MAIN({"split_sentences_clauses_words", split_sentences_clauses_words},
           {"long_story_split_joined_with_marks", long_story_split_joined_with_marks},
           {"voices_cached_and_engine_per_voice", voices_cached_and_engine_per_voice},
-          {"speech_cancel", speech_cancel})
+          {"speech_cancel", speech_cancel}, {"job_concurrency_bounded", job_concurrency_bounded},
+          {"voices_follow_next_token", voices_follow_next_token},
+          {"voices_concurrent_lookups_merged", voices_concurrent_lookups_merged})

@@ -8,7 +8,7 @@ Stability SDXL v1 (text_prompts -> artifacts) and Stability Stable Image / SD3.5
 import base64
 
 from . import png, textgen
-from .errors import malformed, validation
+from .errors import ApiError, malformed, validation
 
 FILTER_MESSAGE = ("This request has been blocked by our content filters. Our filters "
                   "automatically flagged this prompt because it may conflict our AUP or AWS "
@@ -64,6 +64,23 @@ def invoke_image(family, doc, cfg, moderate=False):
     if family == "sdxl":
         return _sdxl(doc, cfg, moderate)
     return _stable_image(doc, cfg, moderate)
+
+
+def inference_error(family, out, model):
+    """Turn a finished answer into the model failing (the inference_error fault).
+
+    Stability models report it inside a 200 answer (Stable Image: finish_reasons
+    "Inference error"; SDXL: finishReason ERROR); Titan and Nova Canvas have no
+    such field, so they answer 424 ModelErrorException as InvokeModel does."""
+    if family in ("titan", "nova-canvas"):
+        raise ApiError(424, "ModelErrorException", "The model returned an error.",
+                       originalStatusCode=500, resourceName=model)
+    if family == "sdxl":
+        for a in out.get("artifacts", []):
+            a["finishReason"] = "ERROR"
+            a["base64"] = ""
+        return out
+    return {"seeds": out.get("seeds", [0]), "finish_reasons": ["Inference error"], "images": []}
 
 
 def _titan(family, doc, cfg, moderate):

@@ -77,13 +77,18 @@ def _voice_json(v):
     return out
 
 
-def describe_voices(query):
-    """query: dict name -> first value. Returns the JSON document."""
+_TOKEN_PREFIX = "fakevoices-"
+
+
+def describe_voices(query, page_size=0):
+    """query: dict name -> first value. Returns the JSON document.
+
+    page_size > 0 answers at most that many voices with a NextToken for the
+    rest, as Polly may; the token is opaque to clients ("fakevoices-<offset>")
+    and is only valid for the same filters."""
     engine = query.get("Engine")
     lang = query.get("LanguageCode")
     extra = query.get("IncludeAdditionalLanguageCodes", "false").lower() == "true"
-    if query.get("NextToken"):
-        raise ApiError(400, "InvalidNextTokenException", "The NextToken is invalid.")
     if engine is not None and engine not in ENGINES:
         raise _enum_error(engine, "engine", ENGINES)
     out = []
@@ -93,7 +98,19 @@ def describe_voices(query):
         if lang and v[3] != lang and not (extra and v[6] and lang in v[6]):
             continue
         out.append(_voice_json(v))
-    return {"Voices": out}
+    start = 0
+    token = query.get("NextToken")
+    if token:
+        rest = token[len(_TOKEN_PREFIX):] if token.startswith(_TOKEN_PREFIX) else ""
+        if page_size <= 0 or not rest.isdigit() or not 0 < int(rest) < len(out):
+            raise ApiError(400, "InvalidNextTokenException", "The NextToken is invalid.")
+        start = int(rest)
+    if page_size <= 0:
+        return {"Voices": out}
+    doc = {"Voices": out[start:start + page_size]}
+    if start + page_size < len(out):
+        doc["NextToken"] = "%s%d" % (_TOKEN_PREFIX, start + page_size)
+    return doc
 
 
 # ---------------------------------------------------------------- timeline

@@ -310,6 +310,8 @@ class Handler(BaseHTTPRequestHandler):
                 family = bedrock.check_model(r.model, cfg, "image")
                 doc = bedrock.parse_json(body)
                 out = images.invoke_image(family, doc, cfg, moderate)
+                if fault is not None and fault["action"] == "inference_error":
+                    out = images.inference_error(family, out, r.model)
                 entry["images"] = len(out.get("images") or out.get("artifacts") or [])
                 entry["text_chars"] = len(json.dumps(doc.get("textToImageParams", {}).get(
                     "text") or doc.get("prompt") or doc.get("text_prompts") or ""))
@@ -332,7 +334,7 @@ class Handler(BaseHTTPRequestHandler):
             elif r.op == "voices":
                 q = dict(parse_qsl(raw_query, keep_blank_values=True))
                 entry["status"] = 200
-                self._send_json(200, polly.describe_voices(q))
+                self._send_json(200, polly.describe_voices(q, cfg["voices_page_size"]))
         except ApiError as e:
             entry["status"] = e.status
             entry["error"] = e.error_type
@@ -499,7 +501,8 @@ def parse_args(argv):
     p.add_argument("--session-token", help="require this X-Amz-Security-Token, signed")
     p.add_argument("--bearer-token", help="accept Authorization: Bearer <token> for Bedrock")
     p.add_argument("--region", default="us-east-1")
-    p.add_argument("--max-skew-s", type=int, default=300, help="allowed X-Amz-Date skew")
+    p.add_argument("--max-skew-s", type=int, default=900,
+                   help="allowed X-Amz-Date skew (AWS allows 15 minutes)")
     p.add_argument("--no-verify", action="store_true", help="skip authentication entirely")
     p.add_argument("--latency-ms", type=int, default=0, help="added to every AWS request")
     p.add_argument("--stream-delay-ms", type=int, default=0,

@@ -137,7 +137,7 @@ class Verifier:
     """Holds the configured credentials and checks one request at a time."""
 
     def __init__(self, access_key, secret_key, region, session_token=None,
-                 bearer_token=None, max_skew_s=300):
+                 bearer_token=None, max_skew_s=900):
         self.access_key = access_key
         self.secret_key = secret_key
         self.region = region

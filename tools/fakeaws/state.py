@@ -11,7 +11,7 @@ import time
 
 OPS = ("converse", "converse-stream", "invoke", "speech", "voices", "guardrail")
 ACTIONS = ("latency", "throttle", "status", "midstream_exception", "midstream_drop", "drop",
-           "eol", "legacy", "moderate", "slow_stream")
+           "eol", "legacy", "moderate", "slow_stream", "inference_error")
 
 DEFAULT_CONFIG = {
     "latency_ms": 0,
@@ -22,6 +22,8 @@ DEFAULT_CONFIG = {
     "guardrail_words": ["kill", "gore", "blood", "weapon", "drugs"],
     "image_blocked_words": [],
     "verify_auth": True,
+    # DescribeVoices answers at most this many voices per page (with a NextToken); 0 = one page.
+    "voices_page_size": 0,
 }
 
 # The lifecycle as of the notes' date (late 2026), opt-in with --realistic-lifecycle.
