@@ -125,6 +125,28 @@ static int endpoint_setup(s3_client_t *c, const char *url, bool path_style)
     return 0;
 }
 
+void s3__endpoint_current(s3_client_t *c)
+{
+    const char *region = aws_client_region(c->aws);
+    if (!c->ep_derived || !region || strcmp(region, c->ep_region) == 0) return;
+    char *old[3] = {c->base_url, c->host_header, c->path_prefix};
+    char url[300];
+    snprintf(url, sizeof url, "https://s3.%s.amazonaws.com", region);
+    c->base_url = c->host_header = c->path_prefix = NULL;
+    if (endpoint_setup(c, url, c->ep_path_style) != 0) {
+        free(c->base_url);
+        free(c->host_header);
+        free(c->path_prefix);
+        c->base_url = old[0];
+        c->host_header = old[1];
+        c->path_prefix = old[2];
+        return;
+    }
+    for (int i = 0; i < 3; i++)
+        free(old[i]);
+    snprintf(c->ep_region, sizeof c->ep_region, "%s", region);
+}
+
 /* ---- client ---- */
 
 static void client_free(s3_client_t *c)
@@ -180,6 +202,9 @@ s3_client_t *s3_client_new(aws_client_t *aws, const s3_config_t *cfg)
     if (!ep) {
         snprintf(url, sizeof url, "https://s3.%s.amazonaws.com", aws->cfg.region);
         ep = url;
+        c->ep_derived = true;
+        c->ep_path_style = cfg->path_style;
+        snprintf(c->ep_region, sizeof c->ep_region, "%s", aws->cfg.region);
     }
     int rc = endpoint_setup(c, ep, cfg->path_style);
     if (rc) {
@@ -380,6 +405,7 @@ int s3_presign_get(s3_client_t *c, const char *key, uint32_t expires_s, char **o
         if (left < 60) return -EAGAIN;
         if ((int64_t)expires_s > left) expires_s = (uint32_t)left;
     }
+    s3__endpoint_current(c);
     buf_t path;
     buf_init(&path, 8192);
     int rc = s3__wire_path(c, key, &path);

@@ -321,6 +321,7 @@ static void req_send(s3_req_t *r)
     aws_error_t err;
     sigv4_result_t sig;
     memset(&sig, 0, sizeof sig);
+    s3__endpoint_current(c);
     buf_t url;
     buf_init(&url, 64 * 1024);
     net_request_t *nr = NULL;

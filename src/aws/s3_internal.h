@@ -82,7 +82,11 @@ struct s3_client {
     char *base_url;    /* "http(s)://host[:port]" (with the bucket label when virtual-hosted) */
     char *host_header; /* as signed */
     char *path_prefix; /* "/bucket" for path-style, "" otherwise */
-    s3_config_t cfg;   /* numbers only; the strings above are the owned copies */
+    /* No endpoint was configured: the host follows the aws client's region, which a profile
+     * read after start-up may change (s3__endpoint_current). */
+    bool ep_derived, ep_path_style;
+    char ep_region[64];
+    s3_config_t cfg; /* numbers only; the strings above are the owned copies */
     s3_req_t *live, *q_head, *q_tail;
     int inflight, queued;
     s3_upload_t *uploads; /* multipart uploads alive */
@@ -115,5 +119,9 @@ int s3__multipart_start(s3_client_t *c, const char *key, int fd, uint64_t size,
                         const char *content_type, s3_done_cb cb, void *arg, s3_op_t **out);
 int s3__multipart_cancel(s3_upload_t *u);
 void s3__multipart_cancel_all(s3_client_t *c);
+
+/* Rebuilds the derived endpoint when the aws client's region changed since it was built (s3.c).
+ * Call before signing; on failure the previous endpoint stays. */
+void s3__endpoint_current(s3_client_t *c);
 
 #endif

@@ -3,6 +3,7 @@
  * behind tests/s3/start-s3rver.mjs, which verifies every SigV4 signature and payload hash and
  * adds AbortMultipartUpload / ListMultipartUploads and fault injection. Online tests skip when
  * node or tests/s3/node_modules/s3rver is missing (npm ci --prefix tests/s3). */
+#include "aws/aws_internal.h"
 #include "aws/s3.h"
 #include "aws/s3_internal.h"
 #include "core/log.h"
@@ -519,6 +520,35 @@ TEST(config_and_addressing)
         while (!closed)
             uv_run(&loop, UV_RUN_ONCE);
     }
+
+    /* A region learnt later (a profile read after start-up) moves the derived host and the
+     * signing scope together; a configured endpoint stays where it is. */
+    cfg.bucket = "ok-bucket";
+    cfg.prefix = "";
+    cfg.endpoint = NULL;
+    cfg.path_style = false;
+    s3_client_t *derived = s3_client_new(aws, &cfg);
+    cfg.endpoint = "http://localhost:9000";
+    cfg.path_style = true;
+    s3_client_t *fixed = s3_client_new(aws, &cfg);
+    ASSERT(derived && fixed);
+    ASSERT_EQ(aws__client_set_region(aws, "ap-south-1"), 0);
+    char *url = NULL;
+    ASSERT_EQ(s3_presign_get(derived, "k", 60, &url), 0);
+    if (strncmp(url, "https://ok-bucket.s3.ap-south-1.amazonaws.com/k?", 48) != 0 ||
+        !strstr(url, "%2Fap-south-1%2Fs3%2Faws4_request"))
+        TEST__FAIL("after the region change: %s", url);
+    free(url);
+    ASSERT_EQ(s3_presign_get(fixed, "k", 60, &url), 0);
+    ASSERT(strncmp(url, "http://localhost:9000/ok-bucket/k?", 34) == 0);
+    ASSERT(strstr(url, "%2Fap-south-1%2Fs3%2Faws4_request"));
+    free(url);
+    int closed_a = 0, closed_b = 0;
+    s3_client_close(derived, set_flag, &closed_a);
+    s3_client_close(fixed, set_flag, &closed_b);
+    while (!closed_a || !closed_b)
+        uv_run(&loop, UV_RUN_ONCE);
+
     int a = 0, n = 0;
     aws_client_close(aws, set_flag, &a);
     while (!a)
