@@ -281,39 +281,57 @@ TEST(throttling_retried_then_succeeds)
     fx_close(&f);
 }
 
+typedef struct {
+    int status;
+    aws_err_t code;
+    const char *type;
+} error_case_t;
+
+static const error_case_t k_not_retried[] = {
+    {408, AWS_ERR_MODEL_TIMEOUT, "ModelTimeoutException"},
+    {424, AWS_ERR_MODEL_ERROR, "ModelErrorException"},
+    {400, AWS_ERR_VALIDATION, "ValidationException"},
+    {403, AWS_ERR_ACCESS_DENIED, "AccessDeniedException"},
+};
+
+/* Each error answer reaches the caller typed (the :http://... suffix gone, the request id kept)
+ * after exactly one attempt. For ConverseStream the answer is a JSON error document instead of
+ * an event stream: it must not be read as a corrupt stream, which would be retried. */
+static void expect_not_retried(fx_t *f, bool stream)
+{
+    const char *op = stream ? "converse-stream" : "converse";
+    for (size_t i = 0; i < sizeof k_not_retried / sizeof k_not_retried[0]; i++) {
+        const error_case_t *ec = &k_not_retried[i];
+        fake_reset(g_fake);
+        char rule[200];
+        snprintf(rule, sizeof rule,
+                 "{\"match\":{\"op\":\"%s\"},\"action\":\"status\",\"status\":%d}", op, ec->status);
+        fake_post(g_fake, "/__fake/faults", rule);
+        conv_out_t o;
+        run_converse(f, &o, stream, stream ? reset_cb : NULL);
+        ASSERT(!o.ok);
+        ASSERT_EQ(o.err.code, ec->code);
+        ASSERT_STREQ(o.err.type, ec->type);
+        ASSERT_EQ(o.err.http_status, ec->status);
+        ASSERT(o.err.request_id[0]);
+        ASSERT(strstr(o.err.message, "corrupt") == NULL);
+        ASSERT_EQ(o.attempts, 1);
+        ASSERT_EQ(o.ndeltas, 0);
+        ASSERT_EQ(fake_count(g_fake, op), 1);
+        char line[600];
+        aws_error_format(&o.err, op, line, sizeof line);
+        ASSERT(strstr(line, ec->type) && strstr(line, "[request "));
+        conv_free(&o);
+    }
+}
+
 TEST(model_timeout_and_model_error_not_retried)
 {
     shared_fake();
     fx_t f;
     fx_cfg(&f, g_fake);
     fx_start(&f);
-    static const struct {
-        int status;
-        aws_err_t code;
-        const char *type;
-    } cases[] = {{408, AWS_ERR_MODEL_TIMEOUT, "ModelTimeoutException"},
-                 {424, AWS_ERR_MODEL_ERROR, "ModelErrorException"},
-                 {400, AWS_ERR_VALIDATION, "ValidationException"}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fake_reset(g_fake);
-        char rule[200];
-        snprintf(rule, sizeof rule,
-                 "{\"match\":{\"op\":\"converse\"},\"action\":\"status\",\"status\":%d}",
-                 cases[i].status);
-        fake_post(g_fake, "/__fake/faults", rule);
-        conv_out_t o;
-        run_converse(&f, &o, false, NULL);
-        ASSERT(!o.ok);
-        ASSERT_EQ(o.err.code, cases[i].code);
-        ASSERT_STREQ(o.err.type, cases[i].type); /* the :http://... suffix is gone */
-        ASSERT_EQ(o.err.http_status, cases[i].status);
-        ASSERT_EQ(o.attempts, 1);
-        ASSERT_EQ(fake_count(g_fake, "converse"), 1);
-        char line[600];
-        aws_error_format(&o.err, "converse", line, sizeof line);
-        ASSERT(strstr(line, cases[i].type) && strstr(line, "[request "));
-        conv_free(&o);
-    }
+    expect_not_retried(&f, false);
     fx_close(&f);
 }
 
@@ -768,36 +786,7 @@ TEST(stream_error_answers_typed_and_not_retried)
     fx_t f;
     fx_cfg(&f, g_fake);
     fx_start(&f);
-    /* A JSON error document instead of an event stream: typed from the document, one attempt
-     * for the non-retryable ones (not "corrupt event stream", which would be retried). */
-    static const struct {
-        int status;
-        aws_err_t code;
-        const char *type;
-    } cases[] = {{408, AWS_ERR_MODEL_TIMEOUT, "ModelTimeoutException"},
-                 {424, AWS_ERR_MODEL_ERROR, "ModelErrorException"},
-                 {400, AWS_ERR_VALIDATION, "ValidationException"},
-                 {403, AWS_ERR_ACCESS_DENIED, "AccessDeniedException"}};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        fake_reset(g_fake);
-        char rule[200];
-        snprintf(rule, sizeof rule,
-                 "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"status\",\"status\":%d}",
-                 cases[i].status);
-        fake_post(g_fake, "/__fake/faults", rule);
-        conv_out_t o;
-        run_converse(&f, &o, true, reset_cb);
-        ASSERT(!o.ok);
-        ASSERT_EQ(o.err.code, cases[i].code);
-        ASSERT_STREQ(o.err.type, cases[i].type);
-        ASSERT_EQ(o.err.http_status, cases[i].status);
-        ASSERT(o.err.request_id[0]);
-        ASSERT(strstr(o.err.message, "corrupt") == NULL);
-        ASSERT_EQ(o.attempts, 1);
-        ASSERT_EQ(o.ndeltas, 0);
-        ASSERT_EQ(fake_count(g_fake, "converse-stream"), 1);
-        conv_free(&o);
-    }
+    expect_not_retried(&f, true);
     /* 429 ThrottlingException before the stream: retried, then the whole text streams. */
     fake_reset(g_fake);
     fake_post(g_fake, "/__fake/faults",
