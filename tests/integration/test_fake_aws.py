@@ -536,12 +536,7 @@ class FakeAwsBehaviour(unittest.TestCase):
             self.client.bedrock("converse", NOVA, story_request(), new_conn=True)
         self.assertEqual(self.client.bedrock("converse", NOVA, story_request(), new_conn=True)[0],
                          200)
-        # The fake records a request after answering it: wait briefly for the second entry.
-        deadline = time.time() + 2
-        log = self.fake.requests(op="converse")
-        while len(log) < 2 and time.time() < deadline:
-            time.sleep(0.02)
-            log = self.fake.requests(op="converse")
+        log = self.fake.requests(op="converse", at_least=2)
         # Entries are written as requests end, and the dropped one may end after the answered
         # one: compare them as a set.
         self.assertCountEqual([e["fault"] for e in log], ["drop", None])
@@ -573,7 +568,7 @@ class FakeAwsBehaviour(unittest.TestCase):
         self.assertEqual(statuses, [200] * 50)
         self.assertGreaterEqual(elapsed, 0.2)
         self.assertLess(elapsed, 3.0, "50 x 200 ms took %.2f s: requests were serialized" % elapsed)
-        self.assertEqual(len(self.fake.requests(op="converse")), 50)
+        self.assertEqual(len(self.fake.requests(op="converse", at_least=50)), 50)
 
     def test_keep_alive_reuses_connection(self):
         c = http.client.HTTPConnection("127.0.0.1", self.fake.port, timeout=10)
@@ -593,7 +588,7 @@ class FakeAwsBehaviour(unittest.TestCase):
     def test_request_log(self):
         self.client.bedrock("converse", NOVA, story_request())
         self.client.speech({"Text": "Hello", "VoiceId": "Joanna", "OutputFormat": "pcm"})
-        log = self.fake.requests()
+        log = self.fake.requests(at_least=2)
         self.assertEqual([e["op"] for e in log], ["converse", "speech"])
         self.assertEqual(log[0]["model"], NOVA)
         self.assertEqual(log[1]["text_chars"], 5)
@@ -679,7 +674,7 @@ class FakeAwsSigning(unittest.TestCase):
         self.assertAuthError(self.client.speech({"Text": "hi", "VoiceId": "Ivy",
                                                  "OutputFormat": "pcm"}, secret="nope"),
                              403, "InvalidSignatureException")
-        log = self.fake.requests()
+        log = self.fake.requests(at_least=3)
         self.assertFalse(any(e["signed_ok"] for e in log[-3:]))
 
     def test_wrong_scope_and_missing_auth(self):

@@ -110,8 +110,16 @@ class FakeAws:
     def clear_faults(self):
         return self.control("DELETE", "/__fake/faults")
 
-    def requests(self, op=None):
-        return self.control("GET", "/__fake/requests" + ("?op=" + op if op else ""))
+    def requests(self, op=None, at_least=0, timeout=5.0):
+        """The request log. The fake records a request once it has answered it, so a client that
+        has just read an answer may look before the entry is there: at_least waits (up to
+        timeout seconds) until the log holds that many entries."""
+        deadline = time.time() + timeout
+        while True:
+            log = self.control("GET", "/__fake/requests" + ("?op=" + op if op else ""))
+            if len(log) >= at_least or time.time() >= deadline:
+                return log
+            time.sleep(0.02)
 
     def clear_requests(self):
         return self.control("DELETE", "/__fake/requests")
