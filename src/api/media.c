@@ -39,11 +39,12 @@ typedef struct {
     int64_t expires;
     /* s3 streaming */
     http_req_t *req;
-    s3_op_t *op;       /* the HEAD or GET in flight */
-    uint64_t pos, end; /* next byte to fetch, last byte to send (inclusive) */
-    bool got_done;     /* the current GET finished */
-    bool drained;      /* the client's queue emptied since the last write */
-    bool stopped;      /* client gone or a failure: end the stream */
+    s3_op_t *op;        /* the HEAD or GET in flight */
+    uint64_t pos, end;  /* next byte to fetch, last byte to send (inclusive) */
+    bool got_done;      /* the current GET finished */
+    bool drained;       /* the client's queue emptied since the last write */
+    uint64_t want, got; /* bytes the current GET should bring, and has brought */
+    bool stopped;       /* client gone or a failure: the body cannot be completed */
 } media__t;
 
 static const char *media__type(const char *rel)
@@ -142,6 +143,7 @@ static int media__s3_data(void *arg, const char *data, size_t len)
     media__t *m = arg;
     if (m->stopped) return 1;
     m->drained = false;
+    m->got += len;
     if (http_stream_write(m->req, data, len) != 0) {
         m->stopped = true;
         return 1;
@@ -159,6 +161,12 @@ static void media__s3_got(void *arg, const aws_error_t *err)
         log_warn("media", "streaming %s from S3 stopped: %s", m->rel, msg);
     }
     if (err) m->stopped = true;
+    if (!err && m->got != m->want) {
+        /* The object changed under us (shorter than its HEAD said): the body cannot be whole. */
+        log_warn("media", "streaming %s from S3 stopped: %llu of %llu bytes of a range arrived",
+                 m->rel, (unsigned long long)m->got, (unsigned long long)m->want);
+        m->stopped = true;
+    }
     m->got_done = true;
     if (m->stopped || m->pos > m->end || m->drained) media__s3_next(m);
 }
@@ -177,11 +185,17 @@ static void media__s3_next(media__t *m)
     http_req_t *req = m->req;
     if (m->stopped || m->pos > m->end) {
         req->on_abort = NULL;
-        http_stream_end(req);
+        /* A failure midway must not look like a complete (short) body to the client. */
+        if (m->stopped)
+            http_stream_abort(req);
+        else
+            http_stream_end(req);
         return;
     }
     uint64_t last = m->pos + MEDIA__S3_CHUNK - 1;
     if (last > m->end) last = m->end;
+    m->want = last - m->pos + 1;
+    m->got = 0;
     char range[64];
     snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)m->pos,
              (unsigned long long)last);
@@ -193,7 +207,7 @@ static void media__s3_next(media__t *m)
         m->op = NULL;
         m->stopped = true;
         req->on_abort = NULL;
-        http_stream_end(req);
+        http_stream_abort(req);
     }
 }
 

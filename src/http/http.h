@@ -113,6 +113,10 @@ int http_stream_start(http_req_t *req, int status, const char *content_type, siz
                       void (*on_drain)(http_req_t *req, void *arg), void *arg);
 int http_stream_write(http_req_t *req, const void *data, size_t len);
 void http_stream_end(http_req_t *req);
+/* Like http_stream_end for a body that cannot be completed (its source failed midway): the
+ * last chunk is never sent and the connection closes once the queued bytes are out, so the
+ * client sees a truncated body instead of a complete-looking short one. */
+void http_stream_abort(http_req_t *req);
 
 /* Answers with status, content_type, the headers added so far and Content-Length len, then len
  * bytes of the open file fd starting at offset (only the head for HEAD requests). The body is

@@ -410,10 +410,11 @@ int http_stream_write(http_req_t *req, const void *data, size_t len)
     return http__conn_write(c, out, n);
 }
 
-void http_stream_end(http_req_t *req)
+static void response__stream_finish(http_req_t *req, bool complete)
 {
     http_conn_t *c = req->conn;
-    if (c && c->state != CONN_CLOSING && c->stream_chunked) {
+    if (c && c->state != CONN_CLOSING && !complete) c->close_after = true;
+    if (c && c->state != CONN_CLOSING && c->stream_chunked && complete) {
         char *end = malloc(5);
         if (end) {
             memcpy(end, "0\r\n\r\n", 5);
@@ -430,4 +431,14 @@ void http_stream_end(http_req_t *req)
         if (c->state != CONN_CLOSING) http__conn_response_done(c);
     }
     http__request_free(req);
+}
+
+void http_stream_end(http_req_t *req)
+{
+    response__stream_finish(req, true);
+}
+
+void http_stream_abort(http_req_t *req)
+{
+    response__stream_finish(req, false);
 }

@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import subprocess
 import tempfile
 import time
@@ -236,6 +237,46 @@ class S3Media(unittest.TestCase):
             self.assertIn("SignatureDoesNotMatch", srv.read_log())
             self.assertEqual(srv.get("/healthz")[0], 200)
 
+
+    def test_proxy_failure_midway_truncates_instead_of_ending(self):
+        # A body whose source fails midway must not end like a complete one: the last chunk is
+        # never sent and the connection closes, so the client knows the bytes are short.
+        own = S3rver()
+        self.addCleanup(own.stop)
+        prefix = "f%s/" % secrets.token_hex(4)
+        with server(**s3_env(own, prefix, NOVA_MEDIA_PROXY="1")) as srv:
+            api = new_user(srv, SHORT)
+            img = big_image(8_000_000)  # eight of the proxy's 1 MiB GETs
+            body, ctype = multipart({"title": "Cut", "prompt": "a picture cut short"},
+                                    {"image": ("big.png", "image/png", img)})
+            st, _, story = api.call("POST", "/api/stories/", raw=body, ctype=ctype,
+                                    headers={"Prefer": "respond-async"})
+            self.assertIn(st, (201, 202), story)
+            path = urllib.parse.urlsplit(story["image_url"])
+            sock = socket.socket()
+            # A small receive window: the server can only run a few GETs ahead of this reader.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+            sock.settimeout(30)
+            sock.connect(("127.0.0.1", srv.port))
+            sock.sendall(("GET %s?%s HTTP/1.1\r\nHost: x\r\n\r\n" % (path.path, path.query)).encode())
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(1)
+            self.assertIn(b"200 OK", head.split(b"\r\n")[0])
+            self.assertIn(b"transfer-encoding: chunked", head.lower())
+            own.stop()  # S3 goes away while most of the body is still to come
+            got = b""
+            while True:
+                part = sock.recv(65536)
+                if not part:
+                    break
+                got += part
+                if got.endswith(b"0\r\n\r\n"):
+                    break  # ended like a whole body (the assertion below fails)
+            sock.close()
+            self.assertFalse(got.endswith(b"0\r\n\r\n"), "a failed body ended like a whole one")
+            self.assertLess(len(got), len(img))
+            self.assertIn("streaming", srv.read_log())
 
 if __name__ == "__main__":
     unittest.main()
