@@ -863,7 +863,7 @@ static void jobs_api__media_url(void *arg, const char *relpath, char *out, size_
         free(url);
         return;
     }
-    int64_t expires = (int64_t)time(NULL) + ttl;
+    int64_t expires = signed_url_step_start((int64_t)time(NULL), ttl) + ttl;
     char path[512];
     snprintf(path, sizeof path, "/media/%s", relpath);
     char q[SIGNED_URL_QUERY_MAX];

@@ -50,12 +50,8 @@ const char *story_media_url(http_req_t *req, const char *relpath)
         free(url);
         return out;
     }
-    /* Expiry rounded down to a step of ttl/24 (at most an hour): the same file keeps the same
-     * URL for a while, so browsers can cache it, and the lifetime stays within one step of ttl. */
-    int64_t step = ttl / 24;
-    if (step > 3600) step = 3600;
-    if (step < 1) step = 1;
-    int64_t expires = (((int64_t)time(NULL) + ttl) / step) * step;
+    /* The same file keeps the same URL for a while, so browsers can cache it. */
+    int64_t expires = signed_url_step_start((int64_t)time(NULL), ttl) + ttl;
     char *path = arena_printf(&req->arena, "/media/%s", relpath);
     char q[SIGNED_URL_QUERY_MAX];
     if (signed_url_make(story_media_key(app->cfg), CRYPTO_SHA256_LEN, path, expires, q, sizeof q) <

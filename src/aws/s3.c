@@ -405,6 +405,11 @@ int s3_presign_get(s3_client_t *c, const char *key, uint32_t expires_s, char **o
         if (left < 60) return -EAGAIN;
         if ((int64_t)expires_s > left) expires_s = (uint32_t)left;
     }
+    /* Signed at the start of the current step (expires/24, at most an hour), not this second:
+     * URLs issued within one step are byte-identical, so browsers cache what they point at. The
+     * URL then lives between expires_s - step and expires_s seconds from now. */
+    int64_t step = expires_s / 24 > 3600 ? 3600 : expires_s / 24;
+    if (step > 1) now -= now % step;
     s3__endpoint_current(c);
     buf_t path;
     buf_init(&path, 8192);

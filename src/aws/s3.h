@@ -122,10 +122,12 @@ int s3_list(s3_client_t *c, const char *key_prefix, const char *token, s3_list_c
             s3_op_t **out);
 
 /* A presigned GET URL (SigV4 query signing, UNSIGNED-PAYLOAD) valid for expires_s seconds
- * (1..604800), cut to the credentials' own expiry when they are temporary. Synchronous: uses the
- * credentials already resolved (call aws_client_probe at start-up). *out is malloc'd, the caller
- * frees it. Returns 0, -EINVAL (bad key or expires_s), -EAGAIN (no credentials resolved yet, or
- * temporary credentials about to expire) or -ENOMEM. */
+ * (1..604800), cut to the credentials' own expiry when they are temporary. It is signed at the
+ * start of the current step of expires_s/24 (at most an hour), so the same key gives the same URL
+ * all through a step (browsers cache it) and it lives at least expires_s - step seconds.
+ * Synchronous: uses the credentials already resolved (call aws_client_probe at start-up). *out is
+ * malloc'd, the caller frees it. Returns 0, -EINVAL (bad key or expires_s), -EAGAIN (no credentials
+ * resolved yet, or temporary credentials about to expire) or -ENOMEM. */
 int s3_presign_get(s3_client_t *c, const char *key, uint32_t expires_s, char **out);
 
 /* Checks a key: 1..1024 bytes after the prefix, no control bytes, no "." or ".." path segment

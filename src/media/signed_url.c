@@ -103,6 +103,14 @@ static bool parse_expires(const char *s, int64_t *out)
     return true;
 }
 
+int64_t signed_url_step_start(int64_t now, int64_t ttl_s)
+{
+    int64_t step = ttl_s / 24;
+    if (step > 3600) step = 3600;
+    if (step < 1) step = 1;
+    return now - now % step;
+}
+
 int signed_url_make(const void *secret, size_t secret_len, const char *path, int64_t expires_unix,
                     char *out, size_t cap)
 {

@@ -30,6 +30,13 @@ typedef enum {
     SIGNED_URL_MALFORMED,     /* missing/duplicate parameter, non-canonical number or base64 */
 } signed_url_status_t;
 
+/* The start of the time step that `now` falls in, for a URL that should live `ttl_s` seconds: the
+ * step is ttl/24, at most an hour. URLs issued within one step are then byte-identical (so
+ * browsers cache what they point at), and each still lives between ttl - step and ttl seconds.
+ * Used for both our own signed URLs (expires = start + ttl) and S3 presigned ones (signed at the
+ * start). */
+int64_t signed_url_step_start(int64_t now, int64_t ttl_s);
+
 /* Writes "?expires=<expires_unix>&sig=<sig>" for `path` into out. Returns the length written,
  * -EINVAL (secret shorter than SIGNED_URL_MIN_SECRET, NULL/empty path, negative expires) or
  * -ENOSPC (cap < SIGNED_URL_QUERY_MAX may be too small). */

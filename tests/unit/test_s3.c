@@ -508,6 +508,12 @@ TEST(config_and_addressing)
         ASSERT(strstr(url, "X-Amz-Credential=AKIDEXAMPLE%2F"));
         ASSERT(strstr(url, "%2Feu-west-3%2Fs3%2Faws4_request"));
         ASSERT(strstr(url, "X-Amz-Expires=900&"));
+        /* Signed at the start of a 37-second step (900/24), not at this second. */
+        const char *d = strstr(url, "X-Amz-Date=");
+        ASSERT(d);
+        struct tm tmv = {0};
+        ASSERT(strptime(d + 11, "%Y%m%dT%H%M%SZ", &tmv));
+        ASSERT_EQ((long long)timegm(&tmv) % 37, 0);
         ASSERT(strstr(url, "X-Amz-SignedHeaders=host&"));
         ASSERT(strstr(url, "X-Amz-Signature="));
         free(url);
@@ -534,6 +540,19 @@ TEST(config_and_addressing)
     ASSERT(derived && fixed);
     ASSERT_EQ(aws__client_set_region(aws, "ap-south-1"), 0);
     char *url = NULL;
+    /* Within one step the same key gives the very same URL (a day's URL: hour steps). */
+    char *u1 = NULL, *u2 = NULL;
+    ASSERT_EQ(s3_presign_get(derived, "k", 86400, &u1), 0);
+    ASSERT_EQ(s3_presign_get(derived, "k", 86400, &u2), 0);
+    if (strcmp(u1, u2) != 0) { /* an hour began in between: once more */
+        free(u1);
+        u1 = u2;
+        ASSERT_EQ(s3_presign_get(derived, "k", 86400, &u2), 0);
+    }
+    ASSERT_STREQ(u1, u2);
+    ASSERT(strstr(u1, "0000Z&")); /* X-Amz-Date on the hour */
+    free(u1);
+    free(u2);
     ASSERT_EQ(s3_presign_get(derived, "k", 60, &url), 0);
     if (strncmp(url, "https://ok-bucket.s3.ap-south-1.amazonaws.com/k?", 48) != 0 ||
         !strstr(url, "%2Fap-south-1%2Fs3%2Faws4_request"))

@@ -175,6 +175,21 @@ TEST(make_rejects_bad_arguments)
     ASSERT_STREQ(signed_url_status_name(SIGNED_URL_EXPIRED), "expired");
 }
 
-TEST_MAIN({"round_trip", round_trip}, {"matches_documented_message", matches_documented_message},
+/* URLs issued within one step are identical, and each lives between ttl - step and ttl. */
+TEST(step_start)
+{
+    ASSERT_EQ(signed_url_step_start(1700003599, 86400), 1700002800); /* hour steps */
+    ASSERT_EQ(signed_url_step_start(1700002800, 86400), 1700002800);
+    ASSERT_EQ(signed_url_step_start(1700000009, 240), 1700000000); /* 10 s steps */
+    ASSERT_EQ(signed_url_step_start(1700000009, 10), 1700000009);  /* no step below 24 s */
+    for (int64_t now = 1700000000; now < 1700007300; now += 97) {
+        int64_t start = signed_url_step_start(now, 86400);
+        ASSERT(start <= now && now - start < 3600);
+        ASSERT_EQ(start % 3600, 0);
+    }
+}
+
+TEST_MAIN({"step_start", step_start}, {"round_trip", round_trip},
+          {"matches_documented_message", matches_documented_message},
           {"tampering_detected", tampering_detected}, {"malformed_inputs", malformed_inputs},
           {"query_forms", query_forms}, {"make_rejects_bad_arguments", make_rejects_bad_arguments})
