@@ -202,7 +202,9 @@ void api_password_reset(http_req_t *req)
         const char *m = api_validate_email(email);
         if (m) api_errors_add(&e, "email", m);
     }
-    if (e.n) {
+    /* email is required: without an error recorded it is set; the check states that for the
+     * strdup below. */
+    if (e.n || !email) {
         api_errors_respond(req, &e);
         return;
     }

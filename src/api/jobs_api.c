@@ -709,8 +709,11 @@ static void gen__idem_existing(db_result_t *res, void *arg)
         const char *body = db_result_get_by_name(res, 0, "body");
         if (loc && *loc) http_res_header(req, "Location", loc);
         http_res_header(req, "Idempotent-Replayed", "true");
-        http_respond(req, atoi(db_result_get_by_name(res, 0, "status")), "application/json",
-                     body ? body : "", body ? strlen(body) : 0);
+        /* The schema allows a NULL status; a stored answer without a valid one replays as 500
+         * instead of crashing on it. */
+        int status = db_result_int(res, 0, "status", 500);
+        if (status < 100 || status > 599) status = 500;
+        http_respond(req, status, "application/json", body ? body : "", body ? strlen(body) : 0);
         return;
     }
     if (!stale) {

@@ -248,7 +248,8 @@ int api_static_init(const char *dir)
         log_warn("static", "web folder %s not loaded: %s", dir, strerror(-rc));
         return rc;
     }
-    qsort(ld.files, ld.n, sizeof *ld.files, api__cmp);
+    /* An empty folder leaves files NULL, and qsort's array must not be NULL even for 0 items. */
+    if (ld.n > 1) qsort(ld.files, ld.n, sizeof *ld.files, api__cmp);
     api__files = ld.files;
     api__nfiles = ld.n;
     if (!api_static_lookup("index.html", 10)) {

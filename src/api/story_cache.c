@@ -41,16 +41,18 @@ story_cache_t *story_cache_new(size_t max_bytes, uint64_t max_age_ms)
     return c;
 }
 
+/* The list's ends are recognised by the cache's own head and tail pointers, so unlinking the
+ * tail always moves c->tail (the eviction loop in story_cache_put relies on that). */
 static void lru_unlink(story_cache_t *c, entry_t *e)
 {
-    if (e->prev)
-        e->prev->next = e->next;
-    else
+    if (c->head == e)
         c->head = e->next;
-    if (e->next)
-        e->next->prev = e->prev;
     else
+        e->prev->next = e->next;
+    if (c->tail == e)
         c->tail = e->prev;
+    else
+        e->next->prev = e->prev;
     e->prev = e->next = NULL;
 }
 

@@ -97,8 +97,8 @@ static void throttle__attempted(db_result_t *res, void *arg)
         if (!slot) continue;
         snprintf(slot, THROTTLE_WINDOW_LEN, "%s", win);
         seen++;
-        if (atoi(n) > k->max_failures) {
-            int w = atoi(wait);
+        if (db_result_int(res, r, "failures", 0) > k->max_failures) {
+            int w = db_result_int(res, r, "wait_s", 0);
             if (w > retry) retry = w;
         }
     }
@@ -136,7 +136,7 @@ int throttle_attempt(db_pool_t *db, throttle_keys_t *k, throttle_check_cb cb, vo
         "THEN now() ELSE f.window_start END "
         "RETURNING key, failures, (extract(epoch FROM window_start) * 1000000)::bigint, "
         "greatest(1, ceil(extract(epoch FROM window_start + $3::int * interval '1 second' "
-        "- now())))::int";
+        "- now())))::int AS wait_s";
     char win[16];
     snprintf(win, sizeof win, "%d", k->window_s);
     const char *params[3] = {k->acct, k->ip, win};

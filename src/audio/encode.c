@@ -106,7 +106,7 @@ static int encode__temp_close(int fd, const char *tmp, int rc)
 {
     if (rc == 0 && fsync(fd) != 0) rc = -errno;
     if (close(fd) != 0 && rc == 0) rc = -errno;
-    if (rc) unlink(tmp);
+    if (rc && tmp) unlink(tmp);
     return rc;
 }
 

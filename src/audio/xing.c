@@ -100,6 +100,7 @@ int audio_xing_build(const audio_xing_info_t *info, uint8_t *frame, size_t cap)
     /* All-zero side information makes the frame decode as silence for players that do not know
      * the tag. */
     uint8_t *x = frame + 4 + v.side;
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a 4-byte tag, no NUL
     memcpy(x, "Info", 4);
     xing__be32(x + 4, 0x0F); /* frames, bytes, TOC and quality present */
     xing__be32(x + 8, info->frames);
@@ -113,6 +114,7 @@ int audio_xing_build(const audio_xing_info_t *info, uint8_t *frame, size_t cap)
     }
     xing__be32(x + 116, (uint32_t)info->quality);
     uint8_t *l = x + XING__FIELDS;
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a 9-byte field, no NUL
     memcpy(l, "LAME3.100", 9);
     l[9] = 0x01; /* tag revision 0, CBR */
     int lp = (info->lowpass_hz + 50) / 100;

@@ -56,7 +56,7 @@ char *aws__ini_get(const char *text, size_t len, const char *section, const char
             size_t o = 0;
             for (const char *q = a; q < b && o + 1 < sizeof name; q++) {
                 if ((*q == ' ' || *q == '\t') && o && name[o - 1] == ' ') continue;
-                name[o++] = (*q == '\t') ? ' ' : *q;
+                name[o++] = (char)(*q == '\t' ? ' ' : *q);
             }
             name[o] = '\0';
             in = o == sl && memcmp(name, section, sl) == 0;

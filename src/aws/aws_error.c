@@ -59,7 +59,7 @@ void aws__copy_printable(char *out, size_t cap, const char *in, size_t n)
     size_t o = 0;
     for (size_t i = 0; i < n && in[i] && o + 1 < cap; i++) {
         unsigned char ch = (unsigned char)in[i];
-        out[o++] = (ch < 0x20 || ch == 0x7F) ? ' ' : (char)ch;
+        out[o++] = (char)((ch < 0x20 || ch == 0x7F) ? ' ' : ch);
     }
     /* Do not leave half a UTF-8 sequence at the cut. */
     if (o + 1 >= cap && o > 0) {

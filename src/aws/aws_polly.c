@@ -404,6 +404,7 @@ int aws_polly_speak(aws_client_t *c, const aws_speech_req_t *req, aws_speech_cb 
                              &s->nspans);
     if (!rc) {
         s->chunks = calloc(s->nspans ? s->nspans : 1, sizeof *s->chunks);
+        // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof *p is right
         s->running = calloc((size_t)c->cfg.polly_job_concurrency, sizeof *s->running);
         if (!s->chunks || !s->running) rc = -ENOMEM;
     }

@@ -74,7 +74,7 @@ int aws_polly_split(const char *text, size_t len, size_t max_chars, aws_span_t *
                     }
                     break;
                 }
-                char prev = p > pos ? text[p - 1] : 0;
+                char prev = (char)(p > pos ? text[p - 1] : '\0');
                 if (prev == '.' || prev == '!' || prev == '?' || text[i] == '\n')
                     sentence = end;
                 else if (prev == ',' || prev == ';' || prev == ':')

@@ -116,7 +116,10 @@ int64_t aws__parse_iso8601(const char *s)
     memset(&tm, 0, sizeof tm);
     int y, mo, d, h, mi, se;
     char tail[16] = "";
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &se, tail) < 6) return -1;
+    /* Field widths bound every number to four digits, so none can overflow an int. */
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &se, // NOLINT(cert-err34-c)
+               tail) < 6)
+        return -1;
     /* Accept "Z", fractional seconds then "Z", or "+00:00" (UTC only: AWS always sends UTC). */
     const char *t = tail;
     if (*t == '.')

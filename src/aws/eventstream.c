@@ -102,10 +102,11 @@ static int es__fail(eventstream_decoder_t *d, int err)
     return err;
 }
 
-/* Grows *buf to hold at least need bytes (contents are not preserved). */
+/* Grows *buf to hold at least need elements (contents are not preserved). A released buffer
+ * (NULL, capacity 0) is always allocated again, so success means *buf is usable. */
 static int es__reserve(void **buf, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap) return 0;
+    if (*buf && need <= *cap) return 0;
     void *nb = malloc(need * elem);
     if (!nb) return EVENTSTREAM_E_NOMEM;
     free(*buf);
@@ -147,10 +148,12 @@ static int es__check_duplicates(const eventstream_header_t *h, size_t n)
                     return EVENTSTREAM_E_DUP_HEADER;
         return 0;
     }
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof *p is right
     const eventstream_header_t **s = malloc(n * sizeof *s);
     if (!s) return EVENTSTREAM_E_NOMEM;
     for (size_t i = 0; i < n; i++)
         s[i] = &h[i];
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof *p is right
     qsort(s, n, sizeof *s, es__name_cmp);
     int rc = 0;
     for (size_t i = 1; i < n && !rc; i++)

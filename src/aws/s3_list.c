@@ -91,7 +91,7 @@ int s3_list(s3_client_t *c, const char *key_prefix, const char *token, s3_list_c
     if (!cb) return -EINVAL;
     if (c->closing) return -ECANCELED;
     const char *kp = key_prefix ? key_prefix : "";
-    size_t n = strlen(c->prefix) + strlen(kp);
+    size_t pl = strlen(c->prefix), kl = strlen(kp), n = pl + kl;
     if (n > 1024 || (token && strlen(token) > 1024)) return -EINVAL;
     char *full = malloc(n + 1);
     list_t *l = calloc(1, sizeof *l);
@@ -100,8 +100,8 @@ int s3_list(s3_client_t *c, const char *key_prefix, const char *token, s3_list_c
         free(l);
         return -ENOMEM;
     }
-    strcpy(full, c->prefix);
-    strcat(full, kp);
+    memcpy(full, c->prefix, pl);
+    memcpy(full + pl, kp, kl + 1);
     l->c = c;
     l->cb = cb;
     l->arg = arg;

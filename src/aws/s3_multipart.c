@@ -353,6 +353,7 @@ int s3__multipart_start(s3_client_t *c, const char *key, int fd, uint64_t size,
     u->key = strdup(key);
     u->content_type = strdup(content_type);
     u->etags = calloc(u->nparts, sizeof *u->etags);
+    // NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers, sizeof *p is right
     u->parts = calloc(u->nparts, sizeof *u->parts);
     u->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (!u->key || !u->content_type || !u->etags || !u->parts || u->fd < 0) {

@@ -222,12 +222,12 @@ int s3_count_uploads(s3_client_t *c, const char *key_prefix, s3_count_cb cb, voi
     if (!cb) return -EINVAL;
     if (c->closing) return -ECANCELED;
     const char *kp = key_prefix ? key_prefix : "";
-    size_t n = strlen(c->prefix) + strlen(kp);
+    size_t pl = strlen(c->prefix), kl = strlen(kp), n = pl + kl;
     if (n > 1024) return -EINVAL;
     char *full = malloc(n + 1);
     if (!full) return -ENOMEM;
-    strcpy(full, c->prefix);
-    strcat(full, kp);
+    memcpy(full, c->prefix, pl);
+    memcpy(full + pl, kp, kl + 1);
     simple_t *s = simple_new(c, NULL, arg);
     if (!s) {
         free(full);

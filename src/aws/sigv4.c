@@ -333,7 +333,7 @@ static char *sigv4__lower_dup(const char *s)
     char *d = malloc(n + 1);
     if (!d) return NULL;
     for (size_t i = 0; i <= n; i++)
-        d[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] + 32) : s[i];
+        d[i] = (char)((s[i] >= 'A' && s[i] <= 'Z') ? s[i] + 32 : s[i]);
     return d;
 }
 
@@ -429,7 +429,7 @@ static int sigv4__signature(const sigv4_request_t *r, const char *date8, const b
     size_t slen = strlen(r->creds.secret_access_key);
     unsigned char *k0 = malloc(slen + 4);
     if (!k0) return -ENOMEM;
-    memcpy(k0, "AWS4", 4);
+    memcpy(k0, "AWS4", 4); // NOLINT(bugprone-not-null-terminated-result): key bytes
     memcpy(k0 + 4, r->creds.secret_access_key, slen);
     unsigned char k[32], out[32];
     int rc = sigv4__hmac(k0, slen + 4, date8, 8, k);

@@ -93,6 +93,7 @@ void log_write_json(log_level_t level, const char *component, const char *json_f
     size_t n = strlen(json_fields);
     if (pos + 1 + n + 3 < sizeof line) {
         line[pos++] = ',';
+        // NOLINTNEXTLINE(bugprone-not-null-terminated-result): emitted by length
         memcpy(line + pos, json_fields, n);
         pos += n;
     }

@@ -114,6 +114,9 @@ int db_result_col(const db_result_t *res, const char *name); /* column index or 
 const char *db_result_get(const db_result_t *res, int row, int col);
 const char *db_result_get_by_name(const db_result_t *res, int row, const char *name);
 bool db_result_is_null(const db_result_t *res, int row, int col);
+/* The value of an integer column by name, or fallback when it is SQL NULL, absent, or not a
+ * whole decimal number within int range. Callers no longer need atoi's NULL check. */
+int db_result_int(const db_result_t *res, int row, const char *name, int fallback);
 /* Rows affected by INSERT/UPDATE/DELETE (or returned by SELECT), -1 if not applicable. */
 long long db_result_affected(const db_result_t *res);
 /* Keeps `res` alive after the callback returns; the caller then owns it (db_result_free). */

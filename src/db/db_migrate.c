@@ -191,7 +191,7 @@ static int load_applied(PGconn *conn, applied_t **out, size_t *count, char *err,
         return -ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
-        a[i].version = atoi(PQgetvalue(r, (int)i, 0));
+        a[i].version = (int)strtol(PQgetvalue(r, (int)i, 0), NULL, 10); /* integer NOT NULL */
         a[i].name = strdup(PQgetvalue(r, (int)i, 1));
         a[i].checksum = strdup(PQgetvalue(r, (int)i, 2));
     }

@@ -77,16 +77,18 @@ void db__qlist_push(db_qlist_t *l, db_query_t *q)
     l->n++;
 }
 
+/* The ends are recognised by the list's own head and tail pointers, so unlinking the head always
+ * moves l->head (db__qlist_pop relies on that). */
 void db__qlist_unlink(db_qlist_t *l, db_query_t *q)
 {
-    if (q->prev)
-        q->prev->next = q->next;
-    else
+    if (l->head == q)
         l->head = q->next;
-    if (q->next)
-        q->next->prev = q->prev;
     else
+        q->prev->next = q->next;
+    if (l->tail == q)
         l->tail = q->prev;
+    else
+        q->next->prev = q->prev;
     q->prev = q->next = NULL;
     l->n--;
 }

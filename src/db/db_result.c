@@ -1,4 +1,6 @@
 /* db_result: status mapping and read access to query results. */
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -125,6 +127,17 @@ const char *db_result_get_by_name(const db_result_t *res, int row, const char *n
 bool db_result_is_null(const db_result_t *res, int row, int col)
 {
     return !in_range(res, row, col) || PQgetisnull(res->pg, row, col);
+}
+
+int db_result_int(const db_result_t *res, int row, const char *name, int fallback)
+{
+    const char *v = db_result_get_by_name(res, row, name);
+    if (!v || !*v) return fallback;
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || *end != '\0' || n < INT_MIN || n > INT_MAX) return fallback;
+    return (int)n;
 }
 
 long long db_result_affected(const db_result_t *res)

@@ -500,7 +500,7 @@ static int scan(multipart_parser_t *p, const char *d, size_t len, size_t *ip)
 
 static int header_byte(multipart_parser_t *p, char c, uint64_t at)
 {
-    char prev = p->hdr_len ? p->hdr[p->hdr_len - 1] : '\0';
+    char prev = (char)(p->hdr_len ? p->hdr[p->hdr_len - 1] : '\0');
     if (c == '\0') return fail(p, MULTIPART_ERR_HEADER_MALFORMED, at, "NUL byte in part headers");
     if (prev == '\r' && c != '\n')
         return fail(p, MULTIPART_ERR_HEADER_MALFORMED, at, "bare CR in part headers");

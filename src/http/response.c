@@ -405,7 +405,10 @@ int http_stream_write(http_req_t *req, const void *data, size_t len)
     if (c->stream_chunked) n = (size_t)sprintf(out, "%zx\r\n", len);
     memcpy(out + n, data, len);
     n += len;
-    if (c->stream_chunked) memcpy(out + n, "\r\n", 2), n += 2;
+    if (c->stream_chunked) {
+        out[n++] = '\r';
+        out[n++] = '\n';
+    }
     req->bytes_sent += n;
     return http__conn_write(c, out, n);
 }
@@ -417,7 +420,7 @@ static void response__stream_finish(http_req_t *req, bool complete)
     if (c && c->state != CONN_CLOSING && c->stream_chunked && complete) {
         char *end = malloc(5);
         if (end) {
-            memcpy(end, "0\r\n\r\n", 5);
+            memcpy(end, "0\r\n\r\n", 5); // NOLINT(bugprone-not-null-terminated-result): wire bytes
             req->bytes_sent += 5;
             http__conn_write(c, end, 5);
         }

@@ -188,10 +188,6 @@ void router_match(const router_t *r, http_method_t method, const char *path, siz
         pos += nl;
     }
     m->allow[pos] = '\0';
-    if (m->route)
-        m->status = 200;
-    else if (method == HTTP_M_OPTIONS)
-        m->status = 200;
-    else
-        m->status = 405;
+    /* OPTIONS on a known path is answered with its Allow list even without a matching route. */
+    m->status = (m->route || method == HTTP_M_OPTIONS) ? 200 : 405;
 }

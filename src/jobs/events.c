@@ -144,13 +144,10 @@ void jobs__hub_notify(const char *channel, const char *payload, void *arg)
 {
     jobs_engine_t *e = arg;
     if (strcmp(channel, "nova_jobs") == 0) {
-        if (!payload) {
-            jobs__claim(e);
-        } else if (strncmp(payload, "cancel ", 7) == 0) {
+        if (payload && strncmp(payload, "cancel ", 7) == 0)
             jobs__run_cancel_local(e, payload + 7);
-        } else {
+        else
             jobs__claim(e);
-        }
         return;
     }
     if (!payload) {

@@ -130,8 +130,8 @@ static void flows__story_loaded(db_result_t *res, void *arg)
     s->age_range = flows__col(run, res, "age_range");
     s->language_level = flows__col(run, res, "language_level");
     s->moral_theme = flows__col(run, res, "moral_theme");
-    s->max_word_count = atoi(db_result_get_by_name(res, 0, "max_word_count"));
-    s->story_parts = atoi(db_result_get_by_name(res, 0, "story_parts"));
+    s->max_word_count = db_result_int(res, 0, "max_word_count", 0);
+    s->story_parts = db_result_int(res, 0, "story_parts", 0);
     s->sound_effects = db_result_get_by_name(res, 0, "sfx")[0] == 't';
     s->questions = db_result_get_by_name(res, 0, "questions")[0] == 't';
     s->explain_words = db_result_get_by_name(res, 0, "explain")[0] == 't';
@@ -170,7 +170,8 @@ void flows_story_spec(const flows_story_t *st, prov_story_spec_t *spec)
     spec->template_name = st->template_name;
     spec->image_description = st->image_description[0] ? st->image_description : NULL;
     int a = 0, b = 0;
-    if (sscanf(st->age_range, "%d-%d", &a, &b) == 2 && a > 0 && b >= a) {
+    /* The column's CHECK allows only '3-5', '6-8' and '9-12': no number here can overflow. */
+    if (sscanf(st->age_range, "%d-%d", &a, &b) == 2 && a > 0 && b >= a) { // NOLINT(cert-err34-c)
         spec->age_min = a;
         spec->age_max = b;
     }

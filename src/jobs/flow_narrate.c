@@ -228,9 +228,8 @@ int flows_narrate(flows_t *f, jobs_run_t *run, const flows_story_t *st, flows_na
     int rc = 0;
     if (!n->starts || !n->lens || !n->parts || !n->pcm || !n->marks)
         rc = -ENOMEM;
-    else if (n->nchunks == 0)
-        rc = -EINVAL;
-    else if (media_path_story_file(n->audio_rel, sizeof n->audio_rel, st->created_unix,
+    else if (n->nchunks == 0 ||
+             media_path_story_file(n->audio_rel, sizeof n->audio_rel, st->created_unix,
                                    run->story_id, MEDIA_KIND_AUDIO, 0, ts, NULL) < 0 ||
              media_path_story_file(n->marks_rel, sizeof n->marks_rel, st->created_unix,
                                    run->story_id, MEDIA_KIND_MARKS, 0, ts, NULL) < 0)

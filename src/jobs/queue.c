@@ -34,8 +34,7 @@ static const char *jobs__col(const db_result_t *res, int row, const char *name, 
 
 static int jobs__col_int(const db_result_t *res, int row, const char *name)
 {
-    const char *v = db_result_get_by_name(res, row, name);
-    return v ? atoi(v) : 0;
+    return db_result_int(res, row, name, 0);
 }
 
 void jobs_info_from_row(const db_result_t *res, int row, arena_t *a, jobs_info_t *o)
@@ -255,7 +254,7 @@ void jobs__dead_rows(jobs_engine_t *e, const db_result_t *res)
             .story_id = db_result_get_by_name(res, i, "story_id"),
             .parent_id = db_result_get_by_name(res, i, "parent_id"),
             .user_id = strtoll(db_result_get_by_name(res, i, "user_id"), NULL, 10),
-            .scene_number = atoi(db_result_get_by_name(res, i, "scene_number")),
+            .scene_number = db_result_int(res, i, "scene_number", 0),
             .state = state,
             .error = db_result_get_by_name(res, i, "error"),
         };

@@ -154,9 +154,9 @@ static void jobs__run_start(jobs_engine_t *e, const db_result_t *res, int row)
     jobs__copy(p->story_id, sizeof p->story_id, db_result_get_by_name(res, row, "story_id"));
     jobs__copy(p->parent_id, sizeof p->parent_id, db_result_get_by_name(res, row, "parent_id"));
     p->user_id = strtoll(db_result_get_by_name(res, row, "user_id"), NULL, 10);
-    p->scene_number = atoi(db_result_get_by_name(res, row, "scene_number"));
-    p->attempt = atoi(db_result_get_by_name(res, row, "attempt"));
-    p->max_attempts = atoi(db_result_get_by_name(res, row, "max_attempts"));
+    p->scene_number = db_result_int(res, row, "scene_number", 0);
+    p->attempt = db_result_int(res, row, "attempt", 0);
+    p->max_attempts = db_result_int(res, row, "max_attempts", 0);
     const char *cr = db_result_get_by_name(res, row, "cancel_requested");
     p->cancel_requested = cr && cr[0] == 't';
     char err[128];

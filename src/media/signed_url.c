@@ -25,10 +25,10 @@ static bool compute_mac(const void *secret, size_t secret_len, const char *path,
     size_t n = 0;
     memcpy(msg + n, PREFIX, sizeof PREFIX - 1);
     n += sizeof PREFIX - 1;
-    memcpy(msg + n, path, plen);
+    memcpy(msg + n, path, plen); // NOLINT(bugprone-not-null-terminated-result): MAC input
     n += plen;
     msg[n++] = '\n';
-    memcpy(msg + n, expires, elen);
+    memcpy(msg + n, expires, elen); // NOLINT(bugprone-not-null-terminated-result): MAC input
     n += elen;
     unsigned int maclen = 0;
     if (!HMAC(EVP_sha256(), secret, (int)secret_len, (const unsigned char *)msg, n, mac, &maclen))

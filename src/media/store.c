@@ -286,7 +286,7 @@ static store__job_t *store__job(store__op_t op, const char *media_dir, const cha
     j->media_dir = memcpy(p, media_dir ? media_dir : "", ld);
     p += ld;
     if (a) j->a = memcpy(p, a, la), p += la;
-    if (b) j->b = memcpy(p, b, lb), p += lb;
+    if (b) j->b = memcpy(p, b, lb); /* the last field: nothing follows it */
     j->work.data = j;
     return j;
 }

@@ -192,7 +192,7 @@ static const composer__noun_t *next_creature(const composer__prompt_t *pa, size_
 {
     for (; *cursor < pa->n_nouns; (*cursor)++)
         if (pa->nouns[*cursor].cls == COMPOSER__NOUN_CREATURE &&
-            strcmp(pa->nouns[*cursor].word, avoid))
+            strcmp(pa->nouns[*cursor].word, avoid) != 0)
             return &pa->nouns[(*cursor)++];
     return NULL;
 }
@@ -265,7 +265,7 @@ static void choose_cast(composer__ctx_t *c, const composer_input_t *in,
     composer__cast_t *helper = &c->cast[COMPOSER__HELPER];
     for (int tries = 0; tries < 4; tries++) {
         from_entry(c, "{helper}", helper, true);
-        if (strcmp(helper->name, hero->name) && strcmp(helper->name, friend->name)) break;
+        if (strcmp(helper->name, hero->name) != 0 && strcmp(helper->name, friend->name) != 0) break;
     }
 }
 

@@ -52,7 +52,7 @@ static bool is_alpha(unsigned char ch)
 
 static char up(char ch)
 {
-    return (ch >= 'a' && ch <= 'z') ? (char)(ch - 32) : ch;
+    return (char)((ch >= 'a' && ch <= 'z') ? ch - 32 : ch);
 }
 
 /* ---- dynamic symbols: characters, places and the quest object ---- */
@@ -134,6 +134,7 @@ static int dynamic_symbol(composer__ctx_t *c, const char *name, buf_t *out)
         size_t n = 0;
         while (composer__colours[n])
             n++;
+        if (n == 0) return -ENOENT; /* an empty list is a lexicon defect, like a missing symbol */
         return buf_append_str(out, composer__colours[composer__rng_below(&c->rng, n)]);
     }
     if (!strcmp(name, "topic_place")) return buf_append_str(out, composer__topics[c->topic].place);
@@ -143,6 +144,7 @@ static int dynamic_symbol(composer__ctx_t *c, const char *name, buf_t *out)
         size_t n = 0;
         while (f[n])
             n++;
+        if (n == 0) return -ENOENT; /* a topic without facts: nothing to say, never % 0 */
         return buf_append_str(out, f[c->fact_i++ % n]);
     }
     if (!strcmp(name, "SPECIAL")) return buf_append_str(out, c->special ? c->special : "");

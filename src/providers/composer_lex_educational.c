@@ -20,8 +20,8 @@ const composer__topic_t composer__topics[] = {
     {"the water cycle", "rain cloud clouds water puddle river snow weather", "the rainy hills",
      "little rain gauge",
      FACTS("when the sun warms the sea, some of the water rises into the air as invisible vapour",
-           "high in the sky the vapour cools down into tiny droplets, and lots of droplets make a "
-           "cloud",
+           ("high in the sky the vapour cools down into tiny droplets, and lots of droplets make a "
+            "cloud"),
            "when the droplets in a cloud grow heavy, they fall as rain or snow",
            "rain runs into streams and rivers, and the rivers carry it back to the sea",
            "the same water goes round and round, and that is called the water cycle",
@@ -60,8 +60,8 @@ const composer__topic_t composer__topics[] = {
     {"dinosaurs", "dinosaur dinosaurs dino fossil fossils bones rex", "the dinosaur museum",
      "fossil footprint",
      FACTS("dinosaurs lived on Earth millions of years ago, long before people",
-           "we know about dinosaurs because scientists dig up fossils, which are bones and "
-           "footprints turned to stone",
+           ("we know about dinosaurs because scientists dig up fossils, which are bones and "
+            "footprints turned to stone"),
            "some dinosaurs ate plants, and some ate meat",
            "birds are the living relatives of the dinosaurs",
            "the long-necked dinosaurs could reach the leaves at the very tops of trees",
@@ -108,8 +108,8 @@ static const composer__sym_t EDUCATIONAL[] = {
     S("fact_say", "{H} [explained|told them|said] that {fact}.",
       "\"Did you know that {fact}?\" asked {H}.", "{P} learned that {fact}.",
       "{F} was amazed to hear that {fact}.",
-      "[Then|Next], {H} showed them [a picture|a chart|a model|a short film] that explained that "
-      "{fact}.",
+      ("[Then|Next], {H} showed them [a picture|a chart|a model|a short film] that explained "
+       "that {fact}."),
       "{P} wrote in {Pp} notebook that {fact}."),
     S("arrive",
       "{Place} was full of things to [see|explore|learn about], and {P}'s eyes grew wide."),
@@ -122,7 +122,8 @@ static const composer__sym_t EDUCATIONAL[] = {
       "{P} took a deep breath and decided to learn one thing at a time, with {F} right beside "
       "{Po}.",
       "{P} and {F} [looked|searched] in a big book about {topic} together and found the answer.",
-      "{P} remembered that it is fine not to know something yet, and simply asked a grown-up for help."),
+      "{P} remembered that it is fine not to know something yet, and simply asked a grown-up for "
+      "help."),
     S("clue", "{F} pointed to a poster about {topic}, covered in bright pictures.",
       "On the way, {P} spotted something that had to do with {topic}.",
       "{P} found a question card: \"What do you already know about {topic}?\""),

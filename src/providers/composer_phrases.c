@@ -91,8 +91,8 @@ static const composer__sym_t COMMON[] = {
     S("travel",
       "{P} and {F} [set off|headed|made their way|hurried] [to|toward] {place}[?, {travel_way}].",
       "{P} and {F} [reached|found] {place}.",
-      "[The next morning|Soon|Before long], {P} and {F} [reached|came to|found their way to] "
-      "{place}.",
+      ("[The next morning|Soon|Before long], {P} and {F} [reached|came to|found their way to] "
+       "{place}."),
       "The road led {P} and {F} [on|onward] to {place}[?, {travel_way}]."),
     S("travel_way", "as the sun climbed higher", "singing all the way",
       "with their hearts thumping", "talking the whole time", "one careful step at a time"),
@@ -131,8 +131,8 @@ static const composer__sym_t COMMON[] = {
       "{P} and {F} took the long way home, [laughing|chatting|humming] all the way to {home}."),
     S("end", "That night, {P} fell asleep with a smile, dreaming of {dreamthing}.",
       "And from that day on, {P} and {F} were the best of friends, ready for their next adventure.",
-      "Whenever {P} [looks at|thinks about] {X}, [a big smile spreads across {Pp} face|{Pp} heart "
-      "feels warm and bright].",
+      ("Whenever {P} [looks at|thinks about] {X}, [a big smile spreads across {Pp} face|{Pp} "
+       "heart feels warm and bright]."),
       "And that is how {P} [found|discovered] {X}[, and a whole lot of courage too]."),
     S("dreamthing", "{X}", "{place}", "new friends", "the next adventure",
       "{H} and {Hp} kind smile"),

@@ -124,7 +124,7 @@ void composer__plan_questions(const composer__ctx_t *c, const composer_input_t *
 
     const char *place = NULL;
     for (size_t i = 0; i < c->n_places && !place; i++)
-        if (strstr(text, c->places[i]) && strcmp(c->places[i], c->home)) place = c->places[i];
+        if (strstr(text, c->places[i]) && strcmp(c->places[i], c->home) != 0) place = c->places[i];
     snprintf(q, sizeof q, "Where did %s go on the adventure?", p->name);
     snprintf(a, sizeof a, "To %s.", place ? place : "");
     set(&k[Q_WHERE], place != NULL, q, a);

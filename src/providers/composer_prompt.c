@@ -60,6 +60,18 @@ static size_t tokenize(const char *s, token_t *tok, size_t max)
     return n;
 }
 
+/* Appends " word" (just "word" when dst is empty) to dst, whose length *len tracks. Returns
+ * false, leaving dst unchanged, when the word and its NUL would not fit in cap bytes. */
+static bool append_word(char *dst, size_t cap, size_t *len, const char *word)
+{
+    size_t sep = *len ? 1 : 0, wl = strlen(word);
+    if (*len + sep + wl + 1 > cap) return false;
+    if (sep) dst[(*len)++] = ' ';
+    memcpy(dst + *len, word, wl + 1);
+    *len += wl;
+    return true;
+}
+
 static bool lower_in(const char *w, const char *const *list)
 {
     for (size_t i = 0; list[i]; i++)
@@ -203,12 +215,9 @@ static void find_nouns(const token_t *t, size_t n, composer__prompt_t *p)
             size_t noun = j + k - 1;
             /* Prefer a known noun inside the run ("a boy explorer" keeps the last word). */
             char adj[48] = "";
+            size_t al = 0;
             for (size_t a = j; a < noun; a++)
-                if (looks_adjective(t[a].lower) &&
-                    strlen(adj) + strlen(t[a].lower) + 2 < sizeof adj) {
-                    if (adj[0]) strcat(adj, " ");
-                    strcat(adj, t[a].lower);
-                }
+                if (looks_adjective(t[a].lower)) append_word(adj, sizeof adj, &al, t[a].lower);
             composer__noun_class_t c = classify(t[noun].lower, sing, sizeof sing, &pl);
             if (c == COMPOSER__NOUN_UNKNOWN && looks_adjective(t[noun].lower)) continue;
             add_noun(p, sing, adj, c,
@@ -234,16 +243,16 @@ static void find_clause(const token_t *t, size_t n, composer__prompt_t *p)
                     classify(prev->lower, sing, sizeof sing, &pl) == COMPOSER__NOUN_CREATURE;
         if (!subj || prev->punct_after) continue;
         char out[160] = "who";
-        size_t words = 0;
+        size_t len = 3, words = 0;
         bool ok = true;
         for (size_t k = i; k < n && words < 12; k++, words++) {
             if (lower_in(t[k].lower, PERSONAL) || composer__is_unsafe(t[k].lower)) ok = false;
             const char *w = composer__past_tense(t[k].lower);
             /* "will" and "can" only change tense when they start the clause. */
             if (w && k > i && (!strcmp(t[k].lower, "will") || !strcmp(t[k].lower, "can"))) w = NULL;
-            if (strlen(out) + strlen(t[k].text) + 2 >= sizeof out) break;
-            strcat(out, " ");
-            strcat(out, w ? w : t[k].text);
+            /* The room check is on the word actually written: a past form can be longer than
+             * the prompt's word ("can't" -> "couldn't"). */
+            if (!append_word(out, sizeof out, &len, w ? w : t[k].text)) break;
             if (t[k].punct_after) break;
         }
         if (ok && words >= 1) {

@@ -264,8 +264,8 @@ static void compose(illustrate__ctx_t *x, const illustrate__scene_t *sc, int sea
         present[npresent++] = it->draw;
     }
     for (size_t i = 0; i < npresent; i++) /* spread: slot i of npresent, a little jitter */
-        list[i].cx =
-            x->w * (i + 0.5) / (double)npresent + illustrate__uniform(&x->rng, -0.06, 0.06) * x->w;
+        list[i].cx = x->w * ((double)i + 0.5) / (double)npresent +
+                     illustrate__uniform(&x->rng, -0.06, 0.06) * x->w;
 
     for (size_t k = 0; k < illustrate__noun_count && k < 64; k++) {
         const illustrate__noun_t *nn = &illustrate__nouns[k];

@@ -126,8 +126,9 @@ typedef struct {
 void illustrate__layout_caption(illustrate__ctx_t *x, const char *caption, illustrate__text_t *t);
 void illustrate__draw_caption(illustrate__ctx_t *x, const illustrate__text_t *t, uint32_t accent);
 void illustrate__draw_badge(illustrate__ctx_t *x, int number, uint32_t accent);
-/* Copies valid UTF-8 from in to out (at most cap-1 bytes), '?' for invalid bytes. */
-void illustrate__sanitize(const char *in, char *out, size_t cap);
+/* Copies valid UTF-8 from in to out (at most cap-1 bytes), '?' for invalid bytes, whitespace runs
+ * collapsed and trimmed. Returns the length written (out is NUL-terminated). */
+size_t illustrate__sanitize(const char *in, char *out, size_t cap);
 /* Encodes an RGB24 surface as PNG, appending to out. Returns 0,
  * -ENOMEM (allocation or out's maximum) or -EIO (illustrate_png.c). */
 int illustrate__write_png(cairo_surface_t *surf, buf_t *out);

@@ -15,7 +15,7 @@ static size_t utf8_len(uint8_t c)
     return c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
 }
 
-void illustrate__sanitize(const char *in, char *out, size_t cap)
+size_t illustrate__sanitize(const char *in, char *out, size_t cap)
 {
     static const uint32_t min_cp[5] = {0, 0, 0x80, 0x800, 0x10000};
     size_t o = 0;
@@ -52,6 +52,7 @@ void illustrate__sanitize(const char *in, char *out, size_t cap)
     while (o > 0 && out[o - 1] == ' ')
         o--;
     out[o] = '\0';
+    return o;
 }
 
 static double width_of(cairo_t *cr, const char *s, size_t n)
@@ -65,10 +66,18 @@ static double width_of(cairo_t *cr, const char *s, size_t n)
     return e.x_advance;
 }
 
-/* Greedy wrap at spaces (or inside a word too long for a line). Returns 1 when all text fit. */
-static int wrap(cairo_t *cr, const char *text, double maxw, illustrate__text_t *t)
+/* Bytes of the character at text[i], never past len (a stray byte counts as one). */
+static size_t char_len(const char *text, size_t i, size_t len)
 {
-    size_t pos = 0, len = strlen(text);
+    size_t n = utf8_len((uint8_t)text[i]);
+    return n == 0 || i + n > len ? 1 : n;
+}
+
+/* Greedy wrap of text[0..len) at spaces (or inside a word too long for a line). Returns 1 when
+ * all text fit. */
+static int wrap(cairo_t *cr, const char *text, size_t len, double maxw, illustrate__text_t *t)
+{
+    size_t pos = 0;
     t->nlines = 0;
     while (t->nlines < ILLUSTRATE__MAX_LINES) {
         while (text[pos] == ' ')
@@ -76,8 +85,7 @@ static int wrap(cairo_t *cr, const char *text, double maxw, illustrate__text_t *
         if (pos >= len) return 1;
         size_t end = pos, last_space = 0;
         while (end < len) {
-            size_t step = utf8_len((uint8_t)text[end]);
-            if (step == 0 || end + step > len) step = 1;
+            size_t step = char_len(text, end, len);
             if (width_of(cr, text + pos, end + step - pos) > maxw) break;
             if (text[end] == ' ') last_space = end;
             end += step;
@@ -87,7 +95,7 @@ static int wrap(cairo_t *cr, const char *text, double maxw, illustrate__text_t *
             if (last_space > pos)
                 cut = last_space;
             else if (end == pos) /* not even one character fits: place it anyway */
-                cut = pos + (utf8_len((uint8_t)text[pos]) ? utf8_len((uint8_t)text[pos]) : 1);
+                cut = pos + char_len(text, pos, len);
         }
         char *line = t->lines[t->nlines++];
         memcpy(line, text + pos, cut - pos);
@@ -102,9 +110,9 @@ static int wrap(cairo_t *cr, const char *text, double maxw, illustrate__text_t *
 void illustrate__layout_caption(illustrate__ctx_t *x, const char *caption, illustrate__text_t *t)
 {
     char text[ILLUSTRATE__CAPTION_MAX + 8];
-    illustrate__sanitize(caption, text, ILLUSTRATE__CAPTION_MAX);
+    size_t len = illustrate__sanitize(caption, text, ILLUSTRATE__CAPTION_MAX);
     memset(t, 0, sizeof *t);
-    if (!text[0]) return;
+    if (len == 0) return;
     cairo_t *cr = x->cr;
     double margin = 14 * x->unit;
     cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
@@ -113,7 +121,7 @@ void illustrate__layout_caption(illustrate__ctx_t *x, const char *caption, illus
     for (int attempt = 0; attempt < 4 && !fits; attempt++) {
         if (attempt) font = fmax(6.0, font * 0.85);
         cairo_set_font_size(cr, font);
-        fits = wrap(cr, text, x->w - 2 * margin - 1.2 * font, t);
+        fits = wrap(cr, text, len, x->w - 2 * margin - 1.2 * font, t);
     }
     if (!fits) {
         /* Still too long at the smallest size: end the last line with an ellipsis. */

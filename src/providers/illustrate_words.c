@@ -20,7 +20,7 @@ double illustrate__uniform(illustrate__rng_t *r, double lo, double hi)
 
 static char lower(char c)
 {
-    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    return (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
 }
 
 static int is_letter(char c)

@@ -322,7 +322,8 @@ static const prov__text_ops_t oa_text_ops = {oa_write_story, oa_destroy};
 int prov__openai_text_new(prov__ctx_t *ctx, const prov__openai_config_t *cfg, prov_text_t **out)
 {
     const char *base = cfg->base_url;
-    if (!cfg->net || !base || (strncmp(base, "http://", 7) && strncmp(base, "https://", 8)))
+    if (!cfg->net || !base ||
+        (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0))
         return -EINVAL;
     size_t bl = strlen(base);
     while (bl && base[bl - 1] == '/')

@@ -127,7 +127,8 @@ int providers_new(uv_loop_t *loop, const providers_config_t *cfg, providers_t **
         return -EINVAL;
     }
     const char *base = or_default(cfg->openai_base_url, PROVIDERS_DEFAULT_OPENAI_BASE_URL);
-    if (!strcmp(ct, "openai") && strncmp(base, "http://", 7) && strncmp(base, "https://", 8)) {
+    if (!strcmp(ct, "openai") && strncmp(base, "http://", 7) != 0 &&
+        strncmp(base, "https://", 8) != 0) {
         if (err) snprintf(err, errlen, "the OpenAI base URL must start with http:// or https://");
         return -EINVAL;
     }

@@ -54,8 +54,8 @@ static bool sf_vowel_sound(const char *w, size_t n)
     if (n == 0) return false;
     char c = (char)tolower((unsigned char)w[0]);
     if (c == 'u') { /* "a unicorn", "a useful", but "an umbrella" */
-        char c1 = n > 1 ? (char)tolower((unsigned char)w[1]) : 0;
-        char c2 = n > 2 ? (char)tolower((unsigned char)w[2]) : 0;
+        char c1 = (char)(n > 1 ? tolower((unsigned char)w[1]) : 0);
+        char c2 = (char)(n > 2 ? tolower((unsigned char)w[2]) : 0);
         return !((c1 == 'n' && c2 == 'i') || c1 == 's' || c1 == 't');
     }
     return c == 'a' || c == 'e' || c == 'i' || c == 'o';
@@ -101,7 +101,7 @@ static int sf_rewrite(const char *text, size_t len, const sf_hits_t *h, buf_t *o
         pos = hit->end;
         if (hit->repl_len == 0) {
             /* Removed: keep single spacing and no space before punctuation. */
-            char next = pos < len ? text[pos] : '\0';
+            char next = (char)(pos < len ? text[pos] : '\0');
             if (sf_gap_char(next)) {
                 while (out->len &&
                        (out->data[out->len - 1] == ' ' || out->data[out->len - 1] == '\t'))

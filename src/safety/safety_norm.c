@@ -321,7 +321,7 @@ static int sf_obfuscated_forms(sf_scan_t *sc, sf_tok_t *t, const char *plain, si
         for (size_t i = 0; i < n; i++) {
             char c = plain[i];
             if (c == '*') continue;
-            sf_put(buf, &o, SF_FORM_MAX, leet ? sf_leet(c, variant == 1) : c, &longf);
+            sf_put(buf, &o, SF_FORM_MAX, (char)(leet ? sf_leet(c, variant == 1) : c), &longf);
         }
         if (!longf && sf_add_form(sc, t, buf, o, idx)) return -ENOMEM;
     }

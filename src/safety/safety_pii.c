@@ -272,11 +272,9 @@ static int sf_phones(const sf_scan_t *sc, sf_hits_t *out, uint8_t *excluded)
             size_t sq = q;
             while (q < len && q - sq < 3 && strchr(" -.()", s[q]) && s[q] != '\0')
                 q++;
-            if (!sf_digit(q < len ? s[q] : 0) || (ng && q == sq) || (!ng && q - sq > 1)) {
-                q = sq;
-                break;
-            }
-            sep = ng ? s[sq] : 0;
+            /* No digit after the separator: the number ended with the previous group. */
+            if (!sf_digit(q < len ? s[q] : 0) || (ng && q == sq) || (!ng && q - sq > 1)) break;
+            sep = (char)(ng ? s[sq] : 0);
             size_t gs = q;
             while (q < len && sf_digit(s[q]))
                 q++;

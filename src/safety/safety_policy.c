@@ -220,13 +220,12 @@ void safety_scene_style(const char *family, safety_style_t *out)
     out->negative = NULL;
     out->negative_weight = 0.0f;
     if (!family) return;
-    if (sf_has(family, "titan") || sf_has(family, "nova-canvas") || sf_has(family, "nova_canvas")) {
-        out->negative = NEGATIVE;
-    } else if (sf_has(family, "sdxl") || sf_has(family, "stable-diffusion-xl")) {
-        out->negative = NEGATIVE;
-        out->negative_weight = -1.0f;
-    } else if (sf_has(family, "stable-image") || sf_has(family, "stable_image") ||
-               sf_has(family, "sd3")) {
-        out->negative = NEGATIVE;
-    }
+    bool canvas =
+        sf_has(family, "titan") || sf_has(family, "nova-canvas") || sf_has(family, "nova_canvas");
+    /* SDXL takes the negative prompt as a weighted prompt; the others as a separate field. */
+    bool sdxl = !canvas && (sf_has(family, "sdxl") || sf_has(family, "stable-diffusion-xl"));
+    bool stable =
+        sf_has(family, "stable-image") || sf_has(family, "stable_image") || sf_has(family, "sd3");
+    if (canvas || sdxl || stable) out->negative = NEGATIVE;
+    if (sdxl) out->negative_weight = -1.0f;
 }

@@ -1,6 +1,7 @@
 /* Unit tests for the offline story composer: determinism, every setting honoured, word targets,
  * headings, variety across the prompt set, streaming, the plan and its JSON, bad input. */
 #include "providers/composer.h"
+#include "providers/composer_internal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -687,6 +688,50 @@ TEST(invalid_input)
     composer_story_free(NULL);
 }
 
+/* A "who ..." clause from the prompt is rewritten in the past tense, and some past forms are
+ * longer than the word they replace ("travels" -> "travelled", "can't" -> "couldn't"). Prompts
+ * whose clause reaches the end of the 160-byte buffer with such a word must keep whole words
+ * and stay inside the buffer (this overflowed the stack by up to two bytes). */
+TEST(long_who_clause_stays_in_bounds)
+{
+    static const char *const tails[][2] = {
+        {"travels", "travelled"}, {"can't", "couldn't"}, {"cannot", "could not"}};
+    char filler[32];
+    memset(filler, 'a', 30);
+    filler[30] = '\0';
+    for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+        for (size_t pad = 1; pad <= 30; pad++) {
+            /* "who travelled" + four 30-letter words + one pad-letter word, then the tail. */
+            char prompt[512];
+            snprintf(prompt, sizeof prompt, "A dragon who travels %s %s %s %s %.*s %s far away",
+                     filler, filler, filler, filler, (int)pad, filler, tails[t][0]);
+            composer__prompt_t pa;
+            composer__prompt_analyze(prompt, &pa);
+            size_t n = strlen(pa.who);
+            ASSERT(n < sizeof pa.who);
+            ASSERT(strncmp(pa.who, "who travelled ", 14) == 0);
+            /* The clause ends with a whole word: the tail's past form, or a filler word when it
+             * did not fit (never a cut-off "travelle"). */
+            const char *last = strrchr(pa.who, ' ');
+            ASSERT(last != NULL);
+            last++;
+            bool whole = strcmp(last, "far") == 0 || strcmp(last, "away") == 0 ||
+                         strspn(last, "a") == strlen(last);
+            if (!whole) {
+                size_t pl = strlen(tails[t][1]);
+                whole = n >= pl && strcmp(pa.who + n - pl, tails[t][1]) == 0;
+            }
+            if (!whole) TEST__FAIL("clause cut inside a word: \"%s\"", pa.who);
+
+            /* The whole pipeline takes the same prompt. */
+            composer_input_t in;
+            composer_input_defaults(&in);
+            in.prompt = prompt;
+            composer_story_free(write_ok(&in));
+        }
+    }
+}
+
 TEST_MAIN({"determinism", determinism}, {"parts_headings", parts_headings},
           {"word_targets", word_targets}, {"moral_in_last_part", moral_in_last_part},
           {"sound_effects_toggle", sound_effects_toggle}, {"questions_toggle", questions_toggle},
@@ -695,4 +740,5 @@ TEST_MAIN({"determinism", determinism}, {"parts_headings", parts_headings},
           {"plan_and_json", plan_and_json},
           {"language_level_changes_sentences", language_level_changes_sentences},
           {"unsafe_words_dropped", unsafe_words_dropped}, {"threads_agree", threads_agree},
-          {"invalid_input", invalid_input})
+          {"invalid_input", invalid_input},
+          {"long_who_clause_stays_in_bounds", long_who_clause_stays_in_bounds})

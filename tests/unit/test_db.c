@@ -237,6 +237,36 @@ TEST(params_round_trip)
     ASSERT_EQ(dummy.done, 0);
 }
 
+/* db_result_int: integer columns without atoi's pitfalls (a NULL pointer for SQL NULL, silent
+ * garbage for text, wrap-around past int). */
+TEST(result_int_parses_strictly)
+{
+    db_config_t cfg;
+    base_config(&cfg);
+    pool_open(&cfg, true);
+    take_t t = {NULL, 0};
+    ASSERT_EQ(db_query(pool,
+                       "SELECT 42 AS a, NULL::int AS b, 'x' AS c, '99999999999' AS d, -7 AS e, "
+                       "'' AS f, '12abc' AS g, 2147483647 AS h",
+                       0, NULL, take_cb, &t, NULL),
+              0);
+    RUN_UNTIL(t.done, 5000);
+    ASSERT_EQ(t.done, 1);
+    ASSERT_EQ(db_result_status(t.res), DB_OK);
+    ASSERT_EQ(db_result_int(t.res, 0, "a", -1), 42);
+    ASSERT_EQ(db_result_int(t.res, 0, "b", -1), -1); /* SQL NULL */
+    ASSERT_EQ(db_result_int(t.res, 0, "c", -1), -1); /* not a number */
+    ASSERT_EQ(db_result_int(t.res, 0, "d", -1), -1); /* past INT_MAX */
+    ASSERT_EQ(db_result_int(t.res, 0, "e", 0), -7);
+    ASSERT_EQ(db_result_int(t.res, 0, "f", -1), -1); /* empty */
+    ASSERT_EQ(db_result_int(t.res, 0, "g", -1), -1); /* trailing garbage */
+    ASSERT_EQ(db_result_int(t.res, 0, "h", -1), 2147483647);
+    ASSERT_EQ(db_result_int(t.res, 0, "nope", -1), -1); /* no such column */
+    ASSERT_EQ(db_result_int(t.res, 5, "a", -1), -1);    /* no such row */
+    db_result_free(t.res);
+    pool_finish();
+}
+
 #define NCONC 500
 typedef struct {
     int id;
@@ -1168,6 +1198,7 @@ TEST(listen_notify_survives_restart)
 }
 
 TEST_MAIN({"params_round_trip", params_round_trip},
+          {"result_int_parses_strictly", result_int_parses_strictly},
           {"concurrent_500_through_4", concurrent_500_through_4},
           {"queue_overflow_is_busy_at_once", queue_overflow_is_busy_at_once},
           {"queue_timeout_is_busy", queue_timeout_is_busy},

@@ -102,7 +102,8 @@ TEST(odd_paths_do_not_match)
 {
     router_t *r = mk();
     router_match_t m;
-    const char *bad[] = {"", "api/stories/", "/api//stories/", "/api/stories/x/y/z/a/b/c/d/e/f/g/h/i/j"};
+    const char *bad[] = {"", "api/stories/", "/api//stories/",
+                         "/api/stories/x/y/z/a/b/c/d/e/f/g/h/i/j"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         match(r, HTTP_M_GET, bad[i], &m);
         ASSERT_EQ(m.status, 404);
@@ -121,7 +122,8 @@ TEST(bad_patterns_are_rejected)
 }
 
 TEST_MAIN({"trailing_slash_is_optional", trailing_slash_is_optional},
-          {"method_selects_route_and_405_lists_allowed", method_selects_route_and_405_lists_allowed},
+          {"method_selects_route_and_405_lists_allowed",
+           method_selects_route_and_405_lists_allowed},
           {"uuid_parameters_are_typed", uuid_parameters_are_typed},
           {"literal_beats_nothing_and_ints_are_digits", literal_beats_nothing_and_ints_are_digits},
           {"odd_paths_do_not_match", odd_paths_do_not_match},

@@ -114,6 +114,21 @@ TEST(missing_folder_or_index_is_enoent)
     rm_tree();
 }
 
+/* A web folder with nothing loadable in it (empty, or only hidden files) is refused like one
+ * without index.html; the empty file list must not reach qsort as a NULL array (undefined
+ * behaviour that UBSan reports). */
+TEST(empty_folder_is_enoent)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/nova-static-XXXXXX");
+    ASSERT(mkdtemp(tmpdir) != NULL);
+    ASSERT_EQ(api_static_init(tmpdir), -ENOENT);
+    ASSERT_EQ(api_static_count(), 0);
+    put(".hidden", "x");
+    ASSERT_EQ(api_static_init(tmpdir), -ENOENT);
+    ASSERT_EQ(api_static_count(), 0);
+    rm_tree();
+}
+
 TEST(env_and_default_folder)
 {
     make_tree();
@@ -194,6 +209,7 @@ TEST(content_types)
 }
 
 TEST_MAIN({"loads_regular_files_only", loads_regular_files_only},
+          {"empty_folder_is_enoent", empty_folder_is_enoent},
           {"etag_is_sha256_prefix_and_tracks_content", etag_is_sha256_prefix_and_tracks_content},
           {"missing_folder_or_index_is_enoent", missing_folder_or_index_is_enoent},
           {"env_and_default_folder", env_and_default_folder}, {"limits", limits},
