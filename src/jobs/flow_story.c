@@ -395,6 +395,19 @@ static void story__delta(const char *text, size_t len, void *arg)
     }
 }
 
+/* The provider's answer broke off mid-stream and is being written again from its start (the
+ * aws client retries a throttled or failed stream): the live text starts over too. Its deltas
+ * carry their byte offsets, so a delta at offset 0 tells clients to replace what they show. */
+static void story__restart(void *arg)
+{
+    story__t *s = arg;
+    log_info("flows", "job %s: the model's answer broke off; it is written again", s->run->id);
+    buf_reset(&s->pending);
+    s->received = 0;
+    s->written = 0;
+    s->stream_live = s->attempt == 0 && !s->fallback;
+}
+
 /* Replaces the story with one the offline composer writes from a gentle theme. */
 static void story__use_fallback(story__t *s, const char *theme)
 {
@@ -519,6 +532,7 @@ static void story__write(story__t *s)
     }
     prov_story_spec_t *spec = &s->spec;
     flows_story_spec(s->st, spec);
+    spec->on_restart = story__restart;
     if (story__is(s, FLOW_REGENERATE)) {
         const char *mods = json_get_str(run->payload, "modifications");
         spec->modifications =

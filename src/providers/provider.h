@@ -89,6 +89,10 @@ typedef struct {
     const char *modifications;     /* regenerate: what the parent wants changed */
     const char *previous_text;     /* regenerate: the story being rewritten */
     const char *language;          /* BCP 47 code of the story language, e.g. "en", "de" */
+    /* Optional, called with the call's arg: the model's answer broke off after some deltas (a
+     * throttling or transient error mid-stream) and is being written again from its start, so
+     * everything delivered so far must be discarded. Without it such a break fails the call. */
+    void (*on_restart)(void *arg);
 } prov_story_spec_t;
 
 /* Defaults: adventure, ages 6-8, 500 words, 3 parts, intermediate, toggles off, "en". */
@@ -118,9 +122,10 @@ typedef struct {
 
 /* A piece of the story text as it is written, in order, at least one byte. The deltas of a call
  * concatenated are exactly result->text (the "Title:" line a model writes first is held back and
- * reported as result->title). A stream that breaks after some deltas is not restarted: the call
- * fails (PROV_E_INTERRUPTED, PROV_E_BAD_RESPONSE, ...) and result->text holds the deltas sent so
- * far, which the owner discards or keeps. text is valid during the call only. */
+ * reported as result->title), counting from the last spec->on_restart. A stream that breaks
+ * after some deltas is restarted only when spec->on_restart is set and the backend can (Bedrock);
+ * otherwise the call fails (PROV_E_INTERRUPTED, PROV_E_BAD_RESPONSE, ...) and result->text holds
+ * the deltas sent so far, which the owner discards or keeps. text is valid during the call only. */
 typedef void (*prov_delta_cb)(const char *text, size_t len, void *arg);
 /* res is never NULL: on failure provider/model/message are set and text may hold what was
  * written before the failure. */

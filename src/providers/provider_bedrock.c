@@ -53,6 +53,7 @@ typedef struct {
     br_text_t *prov;
     prov_delta_cb on_delta;
     prov_story_cb on_done;
+    void (*on_restart)(void *arg);
     void *arg;
     aws_call_t *handle;
     prov__title_split_t ts;
@@ -96,6 +97,16 @@ static void bt_delta(void *arg, const char *text, size_t len)
     size_t n;
     if (prov__title_split_feed(&c->ts, text, len, &out, &n)) return; /* over the cap: dropped */
     if (n && c->on_delta && !c->call.cancelled && !c->call.shutdown) c->on_delta(out, n, c->arg);
+}
+
+/* The aws client restarts a stream that broke off with a retryable error: the text so far (and
+ * its held-back title) starts over, and so must the owner's. */
+static void bt_restart(void *arg)
+{
+    bt_call_t *c = arg;
+    prov__title_split_free(&c->ts);
+    prov__title_split_init(&c->ts, BR_MAX_TEXT);
+    if (c->on_restart && !c->call.cancelled && !c->call.shutdown) c->on_restart(c->arg);
 }
 
 static void bt_done(void *arg, const aws_error_t *err, aws_converse_res_t *res)
@@ -168,7 +179,8 @@ static int bt_stream(bt_call_t *c)
         req.guardrail_id = p->guardrail_id;
         req.guardrail_version = p->guardrail_version;
     }
-    return aws_converse_stream(p->aws, &req, bt_delta, NULL, bt_done, c, &c->handle);
+    return aws_converse_stream(p->aws, &req, bt_delta, c->on_restart ? bt_restart : NULL, bt_done,
+                               c, &c->handle);
 }
 
 /* ApplyGuardrail answered for the story's input: a refusal ends the call as filtered (marked as
@@ -213,6 +225,7 @@ static int bt_write_story(prov_text_t *t, const prov_story_spec_t *spec, prov_de
     c->prov = p;
     c->on_delta = on_delta;
     c->on_done = on_done;
+    c->on_restart = spec->on_restart;
     c->arg = arg;
     c->in_tokens = c->out_tokens = -1;
     prov__title_split_init(&c->ts, BR_MAX_TEXT);

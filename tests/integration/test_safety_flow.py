@@ -293,6 +293,22 @@ class BedrockGuardrails(unittest.TestCase):
         self.assertEqual(self.fake.requests("converse-stream"), [])
         check_questions(self, story)
 
+    def test_stream_broken_midway_is_written_again_in_the_same_job(self):
+        # Bedrock throttles mid-story: the stream is restarted by the aws client and the live
+        # text starts over in the same job (no failed attempt, no job retry).
+        api = new_user(self.srv, SHORT)
+        retries_before = self.srv.read_log().count("will retry")
+        self.fake.add_faults([{"match": {"op": "converse-stream"}, "action": "midstream_exception",
+                               "after": 3, "exception": "throttlingException", "times": 1}])
+        story = create(api, "Boat", "a boy who sails a paper boat")
+        self.assertEqual(story["provider"], "bedrock")
+        self.assertEqual(story["safety"], {"action": "allowed", "reasons": []})
+        self.assertIn("Part 1", story["story_text"])
+        self.assertEqual(len(self.fake.requests("converse-stream", at_least=2)), 2)
+        log = self.srv.read_log()
+        self.assertIn("answer broke off; it is written again", log)
+        self.assertEqual(log.count("will retry"), retries_before)
+
     def test_filtered_output_is_written_again(self):
         api = new_user(self.srv, SHORT)
         self.fake.add_faults([{"match": {"op": "converse-stream"}, "action": "moderate", "times": 1}])

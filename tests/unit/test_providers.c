@@ -3,11 +3,13 @@
  * (parts, headings, questions, length), determinism, pacing that leaves the loop free, invalid
  * specs, cancellation and close; vision on pictures of known colours; espeak word timings that
  * increase and cover the audio; illustrations that decode as PNGs of the requested size. */
+#include <arpa/inet.h>
 #include <cairo.h>
 #include <errno.h>
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -77,6 +79,7 @@ typedef struct {
     size_t len;
     char *plan;
     int cancel_after; /* cancel from inside the n-th delta (0 = never) */
+    int restarts;     /* spec->on_restart calls; the deltas start over at each */
     prov_call_t *call;
 } story_out_t;
 
@@ -102,6 +105,14 @@ static void on_delta(const char *text, size_t len, void *arg)
     o->ndeltas++;
     ASSERT_EQ(buf_append(&o->deltas, text, len), 0);
     if (o->cancel_after && o->ndeltas == o->cancel_after) ASSERT_EQ(prov_cancel(o->call), 0);
+}
+
+static void on_restart(void *arg)
+{
+    story_out_t *o = arg;
+    ASSERT_EQ(o->done, 0);
+    o->restarts++;
+    buf_reset(&o->deltas);
 }
 
 static void on_story(int status, const prov_story_result_t *r, void *arg)
@@ -854,6 +865,31 @@ static void fake_stop(void)
     }
 }
 
+/* One blocking request to fake-aws's control API (test setup, before the loop runs). */
+static void fake_control(int port, const char *path, const char *json)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                     "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                     path, strlen(json), json);
+    ASSERT(n > 0 && (size_t)n < sizeof req);
+    ASSERT_EQ(write(fd, req, (size_t)n), n);
+    char resp[4096];
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof resp - 1 && (r = read(fd, resp + got, sizeof resp - 1 - got)) > 0)
+        got += (size_t)r;
+    resp[got] = '\0';
+    close(fd);
+    ASSERT(strncmp(resp, "HTTP/1.1 200", 12) == 0 || strncmp(resp, "HTTP/1.0 200", 12) == 0);
+}
+
 static int fake_aws_start(void)
 {
     if (access("/usr/bin/python3", X_OK) != 0) TEST_SKIP("no /usr/bin/python3");
@@ -937,6 +973,22 @@ TEST(aws_providers_against_fake_aws)
     ASSERT(strstr(o.text, "Part 1:") && strstr(o.text, "Part 3:") && !strstr(o.text, "Part 4:"));
     ASSERT(o.title[0] != '\0');
     story_free(&o);
+
+    /* A stream that breaks off mid-story with a throttling exception is written again: the
+     * owner hears on_restart once, and the deltas after it add up to the whole text. */
+    fake_control(port, "/__fake/faults",
+                 "{\"match\":{\"op\":\"converse-stream\"},\"action\":\"midstream_exception\","
+                 "\"after\":3,\"exception\":\"throttlingException\",\"times\":1}");
+    s.on_restart = on_restart;
+    story_init(&o);
+    write_story(&s, &o);
+    ASSERT_EQ(o.status, PROV_OK);
+    ASSERT_EQ(o.restarts, 1);
+    ASSERT_EQ(o.deltas.len, o.len);
+    ASSERT_MEMEQ(o.deltas.data, o.text, o.len);
+    ASSERT(strstr(o.text, "Part 1:") && strstr(o.text, "Part 3:"));
+    story_free(&o);
+    s.on_restart = NULL;
 
     /* Vision: a description comes back. */
     buf_t sky = make_png(64, 64, 0x3A7BE0, 0x2E9E3A, 0.5);

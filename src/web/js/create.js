@@ -162,7 +162,11 @@ export async function render(ctx) {
       if (!d || (storyId && d.story_id && d.story_id !== storyId)) return;
       if (!storyId && d.story_id && (type === 'job.queued' || type === 'story.delta' || type === 'job.progress')) storyId = d.story_id;
       if (type === 'job.progress') bar.set(d.percent, d.step);
-      if (type === 'story.delta' && d.text) text.textContent += d.text;
+      if (type === 'story.delta' && d.text) {
+        // A delta at offset 0 after others: the model started over, so the text does too.
+        if (d.offset === 0) text.textContent = '';
+        text.textContent += d.text;
+      }
     });
     ctx.onCleanup(() => stream.close());
     setBusy(submit, true);
