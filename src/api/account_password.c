@@ -1,8 +1,8 @@
 /* account_password: changing the password (the current one is required, throttled like
  * sign-in, and every other signed-in device is signed out) and the reset flow: a request always
  * gets the same answer and the link goes through the mailer; the token in it is single-use,
- * expires, and only its hash is stored. The link's base comes from the configuration, never from
- * the request (mailer_base_url). */
+ * expires, and only its hash is stored. The link's base comes from the configuration or the
+ * server's own listen address, never from the request (mailer_base_url). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +11,7 @@
 #include "api/accounts.h"
 #include "api/app.h"
 #include "api/mailer.h"
+#include "http/server.h"
 #include "core/crypto.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -164,8 +165,9 @@ static void reset__stored(db_result_t *res, void *arg)
     const config_t *cfg = j->app->cfg;
     const mailer_t *m = mailer_find(cfg->mail);
     /* Never from the request that asked for the reset (see mailer_base_url). */
-    char base[384];
-    if (mailer_base_url(cfg->public_url, cfg->listen, base, sizeof base) != 0) {
+    char base[384], local[128];
+    if (http_server_local_url(j->app->http, local, sizeof local) != 0) local[0] = '\0';
+    if (mailer_base_url(cfg->public_url, local, base, sizeof base) != 0) {
         log_error("accounts", "NOVA_PUBLIC_URL is too long for mail links: reset mail not sent");
         reset__job_free(j);
         return;

@@ -28,10 +28,10 @@ const mailer_t *mailer_find(const char *name);
 /* Writes the base URL for links in mail (no trailing '/') into out. Links in mail must never
  * come from a request (its Host header is the requester's choice, and a password-reset link
  * built from it would hand the victim's token to the requester's host), so the base comes from
- * the configuration only: public_url (NOVA_PUBLIC_URL) when set, else the first listen address
- * (NOVA_LISTEN, "host:port" or "[v6]:port"; a wildcard host becomes loopback), which suits the
- * log mailer in development. When neither gives a usable URL, out is "" and links are relative
- * paths. Returns 0, or -ENAMETOOLONG when out is too small (out is then ""). */
-int mailer_base_url(const char *public_url, const char *listen, char *out, size_t cap);
+ * the configuration only: public_url (NOVA_PUBLIC_URL) when set, else local_url, the server's own
+ * first listen address (http_server_local_url), which suits the log mailer in development. When
+ * neither is set, out is "" and links are relative paths. Returns 0, or -ENAMETOOLONG when out is
+ * too small (out is then ""). */
+int mailer_base_url(const char *public_url, const char *local_url, char *out, size_t cap);
 
 #endif

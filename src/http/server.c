@@ -184,6 +184,36 @@ static int server__listen_one(http_server_t *srv, const char *spec, bool reusepo
     return 0;
 }
 
+int http_server_local_url(http_server_t *srv, char *out, size_t cap)
+{
+    if (cap) out[0] = '\0';
+    if (!srv || srv->nlisteners == 0) return -ENOTCONN;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    int rc = uv_tcp_getsockname(srv->listeners[0], (struct sockaddr *)&ss, &len);
+    if (rc != 0) return rc;
+    char host[INET6_ADDRSTRLEN];
+    int port, w;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        if (IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr)) a->sin6_addr = in6addr_loopback;
+        uv_ip6_name(a, host, sizeof host);
+        port = ntohs(a->sin6_port);
+        w = snprintf(out, cap, "http://[%s]:%d", host, port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        if (a->sin_addr.s_addr == htonl(INADDR_ANY)) a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        uv_ip4_name(a, host, sizeof host);
+        port = ntohs(a->sin_port);
+        w = snprintf(out, cap, "http://%s:%d", host, port);
+    }
+    if (w < 0 || (size_t)w >= cap) {
+        if (cap) out[0] = '\0';
+        return -ENAMETOOLONG;
+    }
+    return 0;
+}
+
 int http_server_listen(http_server_t *srv, const char *spec, bool reuseport, char *err,
                        size_t errlen)
 {

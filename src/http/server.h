@@ -20,6 +20,11 @@ int http_server_add_routes(http_server_t *srv, const http_route_t *routes, size_
 int http_server_listen(http_server_t *srv, const char *spec, bool reuseport, char *err,
                        size_t errlen);
 
+/* "http://host:port" of the first address the server listens on, as bound (an ephemeral port is
+ * the one the kernel chose; a wildcard address becomes loopback, one of the interfaces it
+ * serves). Returns 0, -ENOTCONN before http_server_listen, or -ENAMETOOLONG. */
+int http_server_local_url(http_server_t *srv, char *out, size_t cap);
+
 /* Serves an already-connected stream socket as a client connection (tests and fuzzing). The
  * server owns fd afterwards. */
 int http_server_adopt(http_server_t *srv, int fd);
